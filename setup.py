@@ -14,6 +14,7 @@ setup(
         "tf-keras==2.21.0",
         "tensorflow-probability==0.25.0",
         "keras>=3.10,<4",
+        "tensorboard>=2.20",  # tf.summary needs it; TF 2.21 no longer installs it
         "absl-py>=2.1",
         "numpy>=1.26",
         "scipy>=1.11",

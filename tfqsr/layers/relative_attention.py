@@ -1,0 +1,142 @@
+"""Causal multi-head self-attention with learned relative-position embeddings.
+
+Shaw, Uszkoreit & Vaswani (2018), "Self-Attention with Relative Position Representations".
+For a query at position i and a key at position j <= i (causal), with the clipped distance
+r_ij = min(i - j, c):
+
+    e^h_ij = q^h_i . (k^h_j + a^K_{r_ij}) / sqrt(d_k)
+    A^h_ij = softmax_j(e^h_ij)            (j > i masked out)
+    z^h_i  = sum_j A^h_ij (v^h_j + a^V_{r_ij})
+
+The relative embeddings a^K, a^V (c + 1 rows of width d_k) are shared by all heads. Distances
+beyond the clipping distance c share one embedding, so the layer generalizes to any length.
+
+Two call paths compute the same function:
+  * ``call`` processes a whole sequence at once (training, log-probabilities). It can return
+    the attention weights and accept replacement weights (``attention_override``), which the
+    saliency metrics use to differentiate with respect to the attention weights themselves.
+  * ``decode_step`` processes one new position given a key/value cache of the earlier ones
+    (autoregressive sampling in O(T) per token instead of O(T^2)).
+"""
+import keras
+from keras import ops
+
+
+def clipped_distances(n_queries, n_keys, clip_distance, query_offset=0):
+    """Integer matrix r_ij = clip(i + query_offset - j, 0, clip_distance), shape [n_queries, n_keys]."""
+    i = ops.arange(n_queries)[:, None] + query_offset
+    j = ops.arange(n_keys)[None, :]
+    return ops.clip(i - j, 0, clip_distance)
+
+
+@keras.saving.register_keras_serializable(package="tfqsr")
+class RelativeMultiHeadAttention(keras.layers.Layer):
+    """Causal self-attention with relative-position keys and values (see module docstring).
+
+    Args:
+      num_heads: number of heads H.
+      key_dim: width d_k of each head; the output width equals the input width.
+      clip_distance: c >= 1, the largest distinguished relative distance.
+    """
+
+    def __init__(self, num_heads, key_dim, clip_distance, **kwargs):
+        super().__init__(**kwargs)
+        if num_heads < 1 or key_dim < 1:
+            raise ValueError(f"num_heads and key_dim must be >= 1, got {num_heads}, {key_dim}")
+        if clip_distance < 1:
+            raise ValueError(f"clip_distance must be >= 1, got {clip_distance}")
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.clip_distance = clip_distance
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        heads = (self.num_heads, self.key_dim)
+        self.query_dense = keras.layers.EinsumDense("btd,dhk->bthk", (None,) + heads, name="query")
+        self.key_dense = keras.layers.EinsumDense("btd,dhk->bthk", (None,) + heads, name="key")
+        self.value_dense = keras.layers.EinsumDense("btd,dhk->bthk", (None,) + heads, name="value")
+        self.output_dense = keras.layers.EinsumDense("bthk,hkd->btd", (None, width), name="output")
+        for dense in (self.query_dense, self.key_dense, self.value_dense):
+            dense.build(input_shape)
+        self.output_dense.build(tuple(input_shape[:-1]) + heads)
+        initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+        self.relative_keys = self.add_weight(
+            name="relative_keys", shape=(self.clip_distance + 1, self.key_dim), initializer=initializer)
+        self.relative_values = self.add_weight(
+            name="relative_values", shape=(self.clip_distance + 1, self.key_dim), initializer=initializer)
+        super().build(input_shape)
+
+    def _attend(self, query, keys, distances, mask):
+        """Attention weights [B, H, Tq, Tk] of queries [B, Tq, H, k] on keys [B, Tk, H, k].
+
+        ``distances`` [Tq, Tk] are clipped relative distances, ``mask`` [Tq, Tk] is True where
+        attention is allowed. Also returns the one-hot distances [Tq, Tk, c + 1].
+        """
+        scale = 1.0 / float(self.key_dim) ** 0.5
+        onehot = ops.one_hot(distances, self.clip_distance + 1, dtype=query.dtype)  # [Tq, Tk, R]
+        content = ops.einsum("bqhk,bthk->bhqt", query, keys)
+        position = ops.einsum("bqhk,rk,qtr->bhqt", query, self.relative_keys, onehot)
+        logits = (content + position) * scale
+        logits = ops.where(mask, logits, ops.full_like(logits, -1e9))
+        return ops.softmax(logits, axis=-1), onehot
+
+    def _combine(self, weights, values, onehot):
+        """z_i = sum_j A_ij (v_j + a^V_{r_ij}), then the output projection."""
+        content = ops.einsum("bhqt,bthk->bqhk", weights, values)
+        position = ops.einsum("bhqt,qtr,rk->bqhk", weights, onehot, self.relative_values)
+        return self.output_dense(content + position)
+
+    def call(self, inputs, attention_override=None, return_attention_scores=False):
+        """Causal self-attention over ``inputs`` [B, T, D].
+
+        Args:
+          attention_override: optional [B, H, T, T] weights used instead of the softmax (e.g.
+            alpha * A for integrated gradients); the result is then differentiable with respect
+            to them.
+          return_attention_scores: also return the weights [B, H, T, T] that were used.
+        """
+        length = ops.shape(inputs)[1]
+        query = self.query_dense(inputs)
+        keys = self.key_dense(inputs)
+        values = self.value_dense(inputs)
+        distances = clipped_distances(length, length, self.clip_distance)
+        mask = ops.arange(length)[:, None] >= ops.arange(length)[None, :]
+        weights, onehot = self._attend(query, keys, distances, mask)
+        if attention_override is not None:
+            weights = attention_override
+        outputs = self._combine(weights, values, onehot)
+        if return_attention_scores:
+            return outputs, weights
+        return outputs
+
+    def empty_cache(self, batch_size, max_length, dtype="float32"):
+        """A zero key/value cache for ``decode_step``: two tensors [B, T_max, H, k]."""
+        shape = (batch_size, max_length, self.num_heads, self.key_dim)
+        return ops.zeros(shape, dtype), ops.zeros(shape, dtype)
+
+    def decode_step(self, inputs, cache, position):
+        """Attention output at one new ``position`` given the cache of earlier positions.
+
+        Args:
+          inputs: [B, 1, D] the input at ``position``.
+          cache: (keys, values), each [B, T_max, H, k]; entries at positions < ``position``
+            are filled, the rest are ignored.
+          position: scalar integer tensor.
+        Returns:
+          ([B, 1, D] output, updated cache with this position's key and value written).
+        """
+        keys, values = cache
+        max_length = ops.shape(keys)[1]
+        query = self.query_dense(inputs)
+        here = ops.reshape(ops.equal(ops.arange(max_length), position), (1, -1, 1, 1))
+        keys = ops.where(here, self.key_dense(inputs), keys)
+        values = ops.where(here, self.value_dense(inputs), values)
+        distances = clipped_distances(1, max_length, self.clip_distance, query_offset=position)
+        mask = ops.arange(max_length)[None, :] <= position
+        weights, onehot = self._attend(query, keys, distances, mask)
+        return self._combine(weights, values, onehot), (keys, values)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_heads=self.num_heads, key_dim=self.key_dim, clip_distance=self.clip_distance)
+        return config

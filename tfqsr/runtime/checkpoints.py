@@ -1,0 +1,36 @@
+"""Atomic checkpoints of everything a run needs to continue bit-for-bit.
+
+``tf.train.CheckpointManager`` writes each checkpoint to temporary files, renames them into place
+and only then rewrites the ``checkpoint`` index (itself an atomic rename), so a run killed at
+any moment leaves the previous checkpoint intact. The caller passes every piece of state:
+model, optimizer (its slots and iteration count), the random generator and the step counter.
+"""
+import tensorflow as tf
+
+
+class Checkpointer:
+    """Save and restore ``trackables`` (keyword arguments) under ``directory``.
+
+    A ``step`` int64 variable is added and saved with them; ``restore_latest`` returns its value.
+    """
+
+    def __init__(self, directory, max_to_keep=3, **trackables):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+
+    @property
+    def latest(self):
+        return self.manager.latest_checkpoint
+
+    def restore_latest(self):
+        """Restore the newest checkpoint, if any; returns the step it was taken at (0 if none)."""
+        if self.manager.latest_checkpoint is None:
+            return 0
+        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def save(self, step):
+        """Checkpoint the state after ``step`` completed steps."""
+        self.step.assign(step)
+        return self.manager.save(checkpoint_number=step)
