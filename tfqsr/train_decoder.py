@@ -69,17 +69,18 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
     Returns ("completed" | "interrupted", last step). Raises ConfigError for invalid input
     before any file is written.
     """
-    # Imported here so that flag errors are reported before TensorFlow loads.
-    from tfqsr import exact
-    from tfqsr.runtime.distributed import Distributed
-    from tfqsr.runtime.export import export_wavefunction
-    from tfqsr.vmc.trainer import VMCTrainer
-
     config.validate()
     try:
         mode = check_run_dir(run_dir, config.to_dict(), overwrite, RESUMABLE_FIELDS)
     except RunDirectoryError as error:
         raise ConfigError(f"--run_dir: {error}") from None
+    # Imported after validation so that bad input is reported before TensorFlow loads.
+    import keras
+    from tfqsr import exact
+    from tfqsr.runtime.distributed import Distributed
+    from tfqsr.runtime.export import export_wavefunction
+    from tfqsr.vmc.trainer import VMCTrainer
+
     distributed = distributed or Distributed()
     hamiltonian = vmc_config.build_hamiltonian(config)
     exact_energy = exact.exact_energy(hamiltonian)
@@ -87,6 +88,7 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
         prepare_run_dir(run_dir, config.to_dict(), mode)
         reference = "unknown" if exact_energy is None else f"{exact_energy:.10f}"
         print(f"{hamiltonian!r}: exact energy {reference}; run directory {run_dir} ({mode})", flush=True)
+    keras.utils.set_random_seed(config.seed)  # the initial weights follow from the seed
     model = vmc_config.build_model(config)
     trainer = VMCTrainer(model, hamiltonian, batch_size=config.batch_size,
                          optimizer=vmc_config.build_optimizer(config), seed=config.seed,

@@ -1,8 +1,19 @@
-"""Variational Monte Carlo: estimators, schedules, configuration and the trainer."""
-from tfqsr.vmc.config import VMCConfig, build_hamiltonian, build_model, build_optimizer
-from tfqsr.vmc.estimators import energy_statistics, surrogate_loss
-from tfqsr.vmc.schedules import TransformerWarmup
-from tfqsr.vmc.trainer import VMCTrainer
+"""Variational Monte Carlo: estimators, schedules, configuration and the trainer.
 
-__all__ = ["VMCConfig", "VMCTrainer", "TransformerWarmup", "build_hamiltonian", "build_model",
-           "build_optimizer", "energy_statistics", "surrogate_loss"]
+Names are imported on first use (PEP 562), so that ``tfqsr.vmc.config`` (validation) loads
+without TensorFlow and command lines report bad flags before TensorFlow starts.
+"""
+import importlib
+
+_EXPORTS = {
+    "VMCConfig": "config", "build_hamiltonian": "config", "build_model": "config",
+    "build_optimizer": "config", "energy_statistics": "estimators", "surrogate_loss": "estimators",
+    "TransformerWarmup": "schedules", "VMCTrainer": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tfqsr.vmc' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tfqsr.vmc.{_EXPORTS[name]}"), name)

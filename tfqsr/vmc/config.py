@@ -1,16 +1,12 @@
 """The configuration of a transformer VMC run, its validation, and the objects it builds.
 
-Field names are the long flag names of ``python -m tfqsr.train_decoder``; ``SHORT_NAMES`` gives
+This module does not import TensorFlow (the builders import it when called), so entry points
+validate their flags before TensorFlow starts. Field names are the long flag names of ``python -m tfqsr.train_decoder``; ``SHORT_NAMES`` gives
 the short ones kept from the original transformer-quantum-states code.
 """
 import dataclasses
 
-import keras
-
-from tfqsr import operators
 from tfqsr.runtime.config import ConfigError, require
-from tfqsr.vmc.schedules import TransformerWarmup
-from tfqsr.wavefunctions import TransformerWavefunction
 
 SHORT_NAMES = {"system_size": "s", "dictionary_size": "d", "num_heads": "h", "num_layers": "r",
                "warmup_steps": "w", "seed": "e", "clip_distance": "c"}
@@ -83,6 +79,7 @@ class VMCConfig:
 
 def build_hamiltonian(config):
     """The operator named by ``config.hamiltonian`` on a chain of ``system_size`` sites."""
+    from tfqsr import operators
     n, pbc = config.system_size, config.boundary == "periodic"
     if config.hamiltonian == "tfim":
         return operators.TransverseFieldIsing(n, h=config.field, pbc=pbc)
@@ -94,6 +91,7 @@ def build_hamiltonian(config):
 
 
 def build_model(config):
+    from tfqsr.wavefunctions import TransformerWavefunction
     return TransformerWavefunction(
         config.system_size, dictionary_size=config.dictionary_size, num_layers=config.num_layers,
         num_heads=config.num_heads, d_model=config.d_model, clip_distance=config.clip_distance,
@@ -102,6 +100,8 @@ def build_model(config):
 
 def build_optimizer(config):
     """Adam (or SGD) with the transformer warm-up schedule peaking at ``lr``."""
+    import keras
+    from tfqsr.vmc.schedules import TransformerWarmup
     schedule = TransformerWarmup(config.lr, config.warmup_steps)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(schedule)

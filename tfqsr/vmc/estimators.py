@@ -33,11 +33,17 @@ def energy_statistics(local_energies, distributed=None):
     return energy, tf.sqrt(variance / n_total), variance
 
 
-def surrogate_loss(log_psi, local_energies, energy):
-    """Scalar whose gradient (local energies constant) is the VMC energy gradient above."""
+def surrogate_loss(log_psi, local_energies, energy, weights=None):
+    """Scalar whose gradient (local energies constant) is the VMC energy gradient above.
+
+    ``weights`` (summing to one) replace the sample mean by a weighted sum, e.g. |psi(x)|^2 over
+    all configurations for an exact expectation in tests; None is the Monte Carlo mean.
+    """
+    real = log_psi.dtype.real_dtype
     e_loc = tf.stop_gradient(tf.cast(local_energies, tf.complex128))
-    centered_real = tf.cast(tf.math.real(e_loc) - energy, log_psi.dtype.real_dtype)
+    terms = tf.cast(tf.math.real(e_loc) - energy, real) * tf.math.real(log_psi)
     if log_psi.dtype.is_complex:
-        imag = tf.cast(tf.math.imag(e_loc), log_psi.dtype.real_dtype)
-        return 2.0 * tf.reduce_mean(centered_real * tf.math.real(log_psi) + imag * tf.math.imag(log_psi))
-    return 2.0 * tf.reduce_mean(centered_real * log_psi)
+        terms += tf.cast(tf.math.imag(e_loc), real) * tf.math.imag(log_psi)
+    if weights is None:
+        return 2.0 * tf.reduce_mean(terms)
+    return 2.0 * tf.reduce_sum(tf.cast(weights, real) * terms)

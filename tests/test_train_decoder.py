@@ -1,0 +1,126 @@
+"""The train_decoder command line: bad input, resume after interruption, export."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+QUICK = ["-s", "6", "--steps", "8", "--batch_size", "64", "-w", "4", "--lr", "0.01", "-h", "2",
+         "--d_model", "8", "-r", "1", "--checkpoint_every", "2", "--verbose", "0"]
+
+
+def _command(run_dir, *extra):
+    return [sys.executable, "-m", "tfqsr.train_decoder", *QUICK, f"--run_dir={run_dir}", *extra]
+
+
+def _run(run_dir, *extra):
+    return subprocess.run(_command(run_dir, *extra), capture_output=True, text=True, timeout=600)
+
+
+def _variables(run_dir):
+    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def _metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.mark.parametrize("flags,named", [
+    (["-d", "3"], "--dictionary_size (-d)"),
+    (["-d", "4", "-s", "7"], "--system_size (-s)"),
+    (["-h", "3"], "--num_heads (-h)"),
+    (["-c", "0"], "--clip_distance (-c)"),
+    (["--hamiltonian", "xyz"], "--hamiltonian"),
+    (["--boundary", "twisted"], "--boundary"),
+    (["--batch_size", "0"], "--batch_size"),
+    (["--lr", "-1"], "--lr"),
+])
+def test_bad_flags_exit_2_and_write_nothing(tmp_path, flags, named):
+    run_dir = tmp_path / "run"
+    result = _run(run_dir, *flags)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and "must be" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not run_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "straight"
+    result = _run(run_dir)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_run_directory_layout(finished_run):
+    for name in ("config.json", "metrics.jsonl", "events", "checkpoints", "export/saved_model.pb",
+                 "export/model.keras", "export/model.json"):
+        assert (finished_run / name).exists(), name
+    rows = _metrics(finished_run)
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    for key in ("energy", "energy_error", "variance", "exact_energy", "relative_error"):
+        assert all(isinstance(r[key], float) for r in rows), key
+
+
+def test_another_configuration_in_the_run_directory_is_refused(finished_run):
+    before = sorted(os.listdir(finished_run))
+    result = _run(finished_run, "--field", "0.5")
+    assert result.returncode == 2 and "--run_dir" in result.stderr and "field" in result.stderr
+    assert sorted(os.listdir(finished_run)) == before
+
+
+def test_rerunning_a_finished_run_changes_nothing(finished_run):
+    before = _variables(finished_run)
+    assert _run(finished_run).returncode == 0
+    after = _variables(finished_run)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished_run, how):
+    run_dir = tmp_path / "interrupted"
+    process = subprocess.Popen(_command(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(how)
+    process.wait(timeout=120)
+    assert process.returncode in (130, -signal.SIGKILL), process.stderr.read().decode()
+    assert len(_metrics(run_dir)) < 8, "interrupted too late to test anything"
+    assert _run(run_dir).returncode == 0
+    expected, resumed = _variables(finished_run), _variables(run_dir)
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+    assert [r["energy"] for r in _metrics(run_dir)] == [r["energy"] for r in _metrics(finished_run)]
+
+
+def test_saved_model_in_a_fresh_process_gives_the_same_log_psi(finished_run):
+    import keras
+    import tfqsr.wavefunctions  # noqa: F401  (registers the classes)
+    model = keras.saving.load_model(str(finished_run / "export" / "model.keras"))
+    x = np.random.default_rng(0).integers(0, 2, size=(16, 6)).astype(np.int32)
+    script = (
+        "import sys, json, numpy as np, tensorflow as tf\n"
+        f"m = tf.saved_model.load({str(finished_run / 'export')!r})\n"
+        "x = tf.constant(json.loads(sys.stdin.read()), tf.int32)\n"
+        "print(json.dumps(m.signatures['log_psi'](x=x)['log_psi'].numpy().tolist()))\n"
+        "s = m.signatures['sample'](n=tf.constant(5), seed=tf.constant([1, 2]))['x']\n"
+        "print(json.dumps(s.numpy().tolist()))\n")
+    result = subprocess.run([sys.executable, "-c", script], input=json.dumps(x.tolist()),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    log_psi, samples = [json.loads(line) for line in result.stdout.strip().splitlines()[-2:]]
+    np.testing.assert_allclose(log_psi, model.log_psi(x).numpy(), atol=1e-6)
+    np.testing.assert_array_equal(samples, model.sample(5, [1, 2]).numpy())
