@@ -20,6 +20,7 @@ Two call paths compute the same function:
 """
 import keras
 from keras import ops
+import tensorflow as tf
 
 
 def clipped_distances(n_queries, n_keys, clip_distance, query_offset=0):
@@ -66,25 +67,42 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
             name="relative_values", shape=(self.clip_distance + 1, self.key_dim), initializer=initializer)
         super().build(input_shape)
 
-    def _attend(self, query, keys, distances, mask):
-        """Attention weights [B, H, Tq, Tk] of queries [B, Tq, H, k] on keys [B, Tk, H, k].
+    def _masked_softmax(self, content, position, mask):
+        logits = (content + position) * (1.0 / float(self.key_dim) ** 0.5)
+        return ops.softmax(ops.where(mask, logits, ops.full_like(logits, -1e9)), axis=-1)
 
-        ``distances`` [Tq, Tk] are clipped relative distances, ``mask`` [Tq, Tk] is True where
-        attention is allowed. Also returns the one-hot distances [Tq, Tk, c + 1].
+    def _band_width(self, length):
+        """Number n of distinct near distances 0..n-1 below the clip, and whether a far bucket exists."""
+        return min(self.clip_distance, length), self.clip_distance < length
+
+    def _relative_logits(self, query):
+        """q_i . a^K_{min(i-j,c)} for all i, j of a full sequence: [B, H, T, T] (j > i arbitrary).
+
+        Written as a band (distances < c, a few diagonals) plus a constant far term, which costs
+        O(T c) per row instead of a one-hot product over all (i, j, r).
         """
-        scale = 1.0 / float(self.key_dim) ** 0.5
-        onehot = ops.one_hot(distances, self.clip_distance + 1, dtype=query.dtype)  # [Tq, Tk, R]
-        content = ops.einsum("bqhk,bthk->bhqt", query, keys)
-        position = ops.einsum("bqhk,rk,qtr->bhqt", query, self.relative_keys, onehot)
-        logits = (content + position) * scale
-        logits = ops.where(mask, logits, ops.full_like(logits, -1e9))
-        return ops.softmax(logits, axis=-1), onehot
+        length = query.shape[1]
+        n_band, has_far = self._band_width(length)
+        scores = ops.einsum("bqhk,rk->bhqr", query, self.relative_keys)  # [B, H, T, c + 1]
+        far = scores[..., self.clip_distance:] if has_far else ops.zeros_like(scores[..., :1])
+        diagonals = ops.transpose(scores[..., :n_band] - far, (0, 1, 3, 2))  # [B, H, n, T]
+        if n_band == 1:  # one diagonal: tf.linalg.diag takes it without the diagonal axis
+            diagonals = diagonals[:, :, 0]
+        band = tf.linalg.diag(diagonals, k=(-(n_band - 1), 0), num_rows=length, num_cols=length,
+                              align="LEFT_RIGHT")
+        return band + far
 
-    def _combine(self, weights, values, onehot):
-        """z_i = sum_j A_ij (v_j + a^V_{r_ij}), then the output projection."""
-        content = ops.einsum("bhqt,bthk->bqhk", weights, values)
-        position = ops.einsum("bhqt,qtr,rk->bqhk", weights, onehot, self.relative_values)
-        return self.output_dense(content + position)
+    def _relative_values(self, weights):
+        """sum_j A_ij a^V_{min(i-j,c)} for a full sequence: [B, T, H, k] (same band split)."""
+        length = weights.shape[-1]
+        n_band, has_far = self._band_width(length)
+        far = self.relative_values[self.clip_distance] if has_far else ops.zeros_like(self.relative_values[0])
+        diagonals = tf.linalg.diag_part(weights, k=(-(n_band - 1), 0), align="LEFT_RIGHT")
+        if n_band == 1:
+            diagonals = diagonals[:, :, None]
+        # diagonals[b, h, r, i] = A_{i, i-r} (zero where i < r)
+        near = ops.einsum("bhrq,rk->bqhk", diagonals, self.relative_values[:n_band] - far)
+        return near + ops.einsum("bhq,k->bqhk", ops.sum(weights, axis=-1), far)
 
     def call(self, inputs, attention_override=None, return_attention_scores=False):
         """Causal self-attention over ``inputs`` [B, T, D].
@@ -95,16 +113,17 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
             to them.
           return_attention_scores: also return the weights [B, H, T, T] that were used.
         """
-        length = ops.shape(inputs)[1]
+        length = inputs.shape[1]
         query = self.query_dense(inputs)
         keys = self.key_dense(inputs)
         values = self.value_dense(inputs)
-        distances = clipped_distances(length, length, self.clip_distance)
         mask = ops.arange(length)[:, None] >= ops.arange(length)[None, :]
-        weights, onehot = self._attend(query, keys, distances, mask)
+        weights = self._masked_softmax(
+            ops.einsum("bqhk,bthk->bhqt", query, keys), self._relative_logits(query), mask)
         if attention_override is not None:
             weights = attention_override
-        outputs = self._combine(weights, values, onehot)
+        attended = ops.einsum("bhqt,bthk->bqhk", weights, values) + self._relative_values(weights)
+        outputs = self.output_dense(attended)
         if return_attention_scores:
             return outputs, weights
         return outputs
@@ -132,9 +151,15 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         keys = ops.where(here, self.key_dense(inputs), keys)
         values = ops.where(here, self.value_dense(inputs), values)
         distances = clipped_distances(1, max_length, self.clip_distance, query_offset=position)
+        onehot = ops.one_hot(distances[0], self.clip_distance + 1, dtype=query.dtype)  # [T, c + 1]
+        relative_keys = ops.matmul(onehot, self.relative_keys)  # a^K_{r_ij} for every key j
+        position_logits = ops.einsum("bqhk,tk->bhqt", query, relative_keys)
+        content_logits = ops.einsum("bqhk,bthk->bhqt", query, keys)
         mask = ops.arange(max_length)[None, :] <= position
-        weights, onehot = self._attend(query, keys, distances, mask)
-        return self._combine(weights, values, onehot), (keys, values)
+        weights = self._masked_softmax(content_logits, position_logits, mask)
+        attended = (ops.einsum("bhqt,bthk->bqhk", weights, values)
+                    + ops.einsum("bhqt,tk->bqhk", weights, ops.matmul(onehot, self.relative_values)))
+        return self.output_dense(attended), (keys, values)
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,16 @@
+"""Hamiltonians. Each implements ``connected(x)``; ``local_energy``, ``to_sparse`` and
+``to_dense`` are derived in :class:`Operator`."""
+from tfqsr.operators.base import Operator
+from tfqsr.operators.haldane_shastry import HaldaneShastry, ModifiedHaldaneShastry
+from tfqsr.operators.heisenberg import Heisenberg
+from tfqsr.operators.ising import TransverseFieldIsing
+from tfqsr.operators.pair import PairInteraction
+
+__all__ = [
+    "HaldaneShastry",
+    "Heisenberg",
+    "ModifiedHaldaneShastry",
+    "Operator",
+    "PairInteraction",
+    "TransverseFieldIsing",
+]
