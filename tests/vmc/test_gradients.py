@@ -11,9 +11,9 @@ from tfqsr.wavefunctions import TransformerWavefunction
 
 @pytest.fixture
 def float64():
-    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
-    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
 
 
 def _exact_energy(model, dense_h, x):
