@@ -24,8 +24,9 @@ def _run(run_dir, *extra):
 
 def _variables(run_dir):
     reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+    # save_counter counts checkpoints written, which an interruption adds to: not run state.
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+            if name not in ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/.ATTRIBUTES/VARIABLE_VALUE")}
 
 
 def _metrics(run_dir):
