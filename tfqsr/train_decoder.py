@@ -49,7 +49,16 @@ def define_flags():
     flags.DEFINE_integer("steps", d.steps, "Total optimization steps (raise it to continue a run).")
     flags.DEFINE_integer("batch_size", d.batch_size, "Samples per step and per process.")
     flags.DEFINE_float("lr", d.lr, "Peak learning rate (reached after the warm-up).")
-    flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(vmc_config.OPTIMIZERS)}.")
+    flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(vmc_config.OPTIMIZERS)} "
+                        "(sr, minsr: natural gradient (S + lambda I)^-1 F with SGD at --lr).")
+    flags.DEFINE_float("diag_shift", d.diag_shift, "sr/minsr: initial diagonal shift lambda.")
+    flags.DEFINE_float("diag_shift_decay", d.diag_shift_decay,
+                       "sr/minsr: lambda(step) = max(--diag_shift_min, --diag_shift * decay^step).")
+    flags.DEFINE_float("diag_shift_min", d.diag_shift_min, "sr/minsr: smallest diagonal shift.")
+    flags.DEFINE_string("sr_solver", d.sr_solver,
+                        f"sr/minsr: one of {', '.join(vmc_config.SR_SOLVERS)} (eigh, conjugate gradients).")
+    flags.DEFINE_integer("jacobian_chunk_size", d.jacobian_chunk_size,
+                         "sr/minsr: samples per per-sample-gradient (jacobian) call.")
     flags.DEFINE_integer("chunk_size", d.chunk_size,
                          "Samples per log-psi call on connected configurations (0: all at once).")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")
@@ -84,6 +93,7 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
     distributed = distributed or Distributed()
     hamiltonian = vmc_config.build_hamiltonian(config)
     exact_energy = exact.exact_energy(hamiltonian)
+    distributed.barrier()  # every rank has checked run_dir before rank 0 writes into it
     if distributed.is_chief:
         prepare_run_dir(run_dir, config.to_dict(), mode)
         reference = "unknown" if exact_energy is None else f"{exact_energy:.10f}"
@@ -93,7 +103,8 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
     trainer = VMCTrainer(model, hamiltonian, batch_size=config.batch_size,
                          optimizer=vmc_config.build_optimizer(config), seed=config.seed,
                          chunk_size=config.chunk_size or None, distributed=distributed,
-                         exact_energy=exact_energy)
+                         exact_energy=exact_energy,
+                         preconditioner=vmc_config.build_preconditioner(config))
     outcome, step = trainer.fit(config.steps, run_dir, checkpoint_every=config.checkpoint_every,
                                 verbose=verbose)
     if outcome == "completed" and distributed.is_chief:

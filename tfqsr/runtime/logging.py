@@ -27,7 +27,7 @@ class MetricsLogger:
     """Log dicts of scalars per step.
 
     Args:
-      run_dir: the run directory (writes ``metrics.jsonl`` and ``events/`` there).
+      run_dir: the run directory, created if missing (writes ``metrics.jsonl`` and ``events/``).
       total_steps: for the progress bar.
       start_step: steps already done (resume); later rows in metrics.jsonl are dropped.
       progress_keys: metrics shown on the progress bar.
@@ -40,6 +40,7 @@ class MetricsLogger:
         self.progress_keys = tuple(progress_keys)
         if not enabled:
             return
+        os.makedirs(run_dir, exist_ok=True)
         self.path = os.path.join(run_dir, "metrics.jsonl")
         self._truncate_after(start_step)
         self._file = open(self.path, "a")

@@ -2,10 +2,13 @@
 
 It restores the newest checkpoint of ``trackables`` (model, optimizer, random generator, ...),
 broadcasts ``broadcast`` variables from rank 0 so every rank starts equal, runs the loop with
-logging and checkpointing (``runtime.loop``), and closes the logger. Checkpoints are read on
-every rank and written by rank 0 only.
+logging and checkpointing (``runtime.loop``), waits until rank 0 has written its last
+checkpoint, and closes the logger. Checkpoints are read on every rank (all ranks must restore
+the same step, else RuntimeError) and written by rank 0 only.
 """
 import os
+
+import numpy as np
 
 from tfqsr.runtime.checkpoints import Checkpointer
 from tfqsr.runtime.logging import MetricsLogger
@@ -17,6 +20,11 @@ def train(step_fn, *, run_dir, total_steps, trackables, distributed, broadcast=(
     """Run ``step_fn`` to ``total_steps`` in ``run_dir``; returns (outcome, last step)."""
     checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"), **trackables)
     start_step = checkpointer.restore_latest()
+    steps = np.asarray(distributed.allgather(np.array([start_step], np.int64)))
+    if (steps != start_step).any():
+        raise RuntimeError(
+            f"the ranks restored different steps from {run_dir} ({steps.tolist()} by rank): "
+            "every rank must read the run directory, e.g. on a file system shared by all nodes")
     distributed.broadcast_variables(list(broadcast))
     logger = MetricsLogger(run_dir, total_steps, start_step=start_step, progress_keys=progress_keys,
                            enabled=distributed.is_chief, verbose=verbose)
@@ -24,6 +32,9 @@ def train(step_fn, *, run_dir, total_steps, trackables, distributed, broadcast=(
         outcome = run_loop(step_fn, total_steps=total_steps, start_step=start_step,
                            checkpointer=checkpointer, logger=logger, distributed=distributed,
                            checkpoint_every=checkpoint_every)
+        # Every rank waits for the chief's last checkpoint: a rank that exits early gets the
+        # chief killed by horovodrun, and one that resumes at once must find it on disk.
+        distributed.barrier()
     finally:
         logger.close()
     return outcome, int(checkpointer.step.numpy()) if outcome == "interrupted" else total_steps

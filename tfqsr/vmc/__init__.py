@@ -7,7 +7,9 @@ import importlib
 
 _EXPORTS = {
     "VMCConfig": "config", "build_hamiltonian": "config", "build_model": "config",
-    "build_optimizer": "config", "energy_statistics": "estimators", "surrogate_loss": "estimators",
+    "build_optimizer": "config", "build_preconditioner": "config",
+    "DiagonalShift": "natural_gradient", "NaturalGradient": "natural_gradient",
+    "log_derivatives": "natural_gradient", "energy_statistics": "estimators", "surrogate_loss": "estimators",
     "TransformerWarmup": "schedules", "VMCTrainer": "trainer",
 }
 __all__ = sorted(_EXPORTS)

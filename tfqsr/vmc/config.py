@@ -12,7 +12,8 @@ SHORT_NAMES = {"system_size": "s", "dictionary_size": "d", "num_heads": "h", "nu
                "warmup_steps": "w", "seed": "e", "clip_distance": "c"}
 HAMILTONIANS = ("tfim", "mhs", "hs", "heisenberg")
 BOUNDARIES = ("open", "periodic")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "sr", "minsr")  # sr, minsr: natural gradient fed to SGD
+SR_SOLVERS = ("direct", "cg")
 # Hamiltonians whose ground state has signs (Marshall sign rule): they need the phase head.
 _SIGNED = ("hs", "heisenberg")
 
@@ -35,6 +36,13 @@ class VMCConfig:
     lr: float = 1e-3
     warmup_steps: int = 100
     optimizer: str = "adam"
+    # Natural gradient (--optimizer=sr|minsr): lambda(step) = max(diag_shift_min,
+    # diag_shift * diag_shift_decay^step), solver of (S + lambda I) delta = F, jacobian chunk.
+    diag_shift: float = 1e-3
+    diag_shift_decay: float = 1.0
+    diag_shift_min: float = 0.0
+    sr_solver: str = "direct"
+    jacobian_chunk_size: int = 8
     seed: int = 0
     chunk_size: int = 0
     checkpoint_every: int = 100
@@ -65,6 +73,12 @@ class VMCConfig:
         check(self.lr > 0, "lr", "a positive number")
         check(self.warmup_steps >= 1, "warmup_steps", "an integer >= 1")
         check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        check(self.diag_shift > 0, "diag_shift", "a positive number")
+        check(0 < self.diag_shift_decay <= 1, "diag_shift_decay", "a number in (0, 1]")
+        check(0 <= self.diag_shift_min <= self.diag_shift, "diag_shift_min",
+              f"a number in [0, --diag_shift={self.diag_shift}]")
+        check(self.sr_solver in SR_SOLVERS, "sr_solver", f"one of {', '.join(SR_SOLVERS)}")
+        check(self.jacobian_chunk_size >= 1, "jacobian_chunk_size", "a positive integer")
         check(self.chunk_size >= 0, "chunk_size", "0 (no chunking) or a positive integer")
         check(self.checkpoint_every >= 1, "checkpoint_every", "an integer >= 1")
         return self
@@ -99,10 +113,20 @@ def build_model(config):
 
 
 def build_optimizer(config):
-    """Adam (or SGD) with the transformer warm-up schedule peaking at ``lr``."""
+    """Adam (or SGD, also for sr/minsr) with the transformer warm-up schedule peaking at ``lr``."""
     import keras
     from tfqsr.vmc.schedules import TransformerWarmup
     schedule = TransformerWarmup(config.lr, config.warmup_steps)
-    if config.optimizer == "sgd":
+    if config.optimizer in ("sgd", "sr", "minsr"):
         return keras.optimizers.SGD(schedule)
     return keras.optimizers.Adam(schedule)
+
+
+def build_preconditioner(config):
+    """The ``NaturalGradient`` of ``--optimizer=sr|minsr``; None for adam and sgd."""
+    if config.optimizer not in ("sr", "minsr"):
+        return None
+    from tfqsr.vmc.natural_gradient import DiagonalShift, NaturalGradient
+    return NaturalGradient(
+        config.optimizer, solver=config.sr_solver, chunk_size=config.jacobian_chunk_size,
+        diag_shift=DiagonalShift(config.diag_shift, config.diag_shift_decay, config.diag_shift_min))

@@ -61,7 +61,7 @@ class VMCTrainer:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             loss = surrogate_loss(self.model.log_psi(x), local_energies, energy)
-        return self.distributed.allreduce_mean(tape.gradient(loss, variables))
+        return self.distributed.average_gradients(tape.gradient(loss, variables))
 
     def _train_step(self):
         x = self.model.sample(self.batch_size, self.sample_seed())

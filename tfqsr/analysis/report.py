@@ -1,0 +1,191 @@
+"""The full analysis of a training run: measure, compare with exact results, write JSON and PNGs.
+
+    RUN/analysis/energy.json         <H> ± error from fresh samples, exact energy, relative error
+    RUN/analysis/correlations.json   Z, ZZ, connected ZZ, X, XX (matrices and against distance)
+    RUN/analysis/entropy.json        S_n of every cut l (A = sites 0..l-1)
+    RUN/analysis/saliency.json       the three [T, T] saliency maps
+    RUN/analysis/*.png               energy against step, correlations against distance,
+                                     S_n against cut, saliency heatmaps
+
+Systems of at most ``EXACT_MAX_SITES`` spins also get exact correlations and entropies from the
+ED ground state (``tfqsr.exact``). Everything is written into a temporary directory that
+replaces ``RUN/analysis`` in one rename, by the chief process only.
+"""
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+
+from tfqsr import exact
+from tfqsr.analysis import plots, saliency
+from tfqsr.analysis.entropy import renyi_entropy_cuts
+from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy
+from tfqsr.analysis.statistics import draw_samples, json_values
+from tfqsr.runtime.rundir import read_config, write_json_atomic
+from tfqsr.vmc import config as vmc_config
+
+EXACT_MAX_SITES = 12
+ANALYSIS_DIR = "analysis"
+MODEL_FILE = os.path.join("export", "model.keras")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisOptions:
+    """What to measure (see ``python -m tfqsr.analyze --help``).
+
+    ``offdiagonal_samples`` of the ``n_samples`` samples feed the estimators that evaluate psi
+    at other configurations (energy, X, XX, the swap estimator, whose ``renyi_order`` replicas
+    are consecutive equal parts of them); ``saliency_samples`` the saliency maps.
+    """
+    n_samples: int = 10000
+    offdiagonal_samples: int = 1000
+    seed: int = 0
+    saliency_samples: int = 32
+    saliency_steps: int = 16
+    max_distance: int = None
+    renyi_order: int = 2
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+
+def load_run(run_dir):
+    """(VMCConfig, wavefunction) of a run with an exported model."""
+    import tfqsr.wavefunctions  # noqa: F401  (registers the model classes for deserialization)
+    config = vmc_config.VMCConfig(**read_config(run_dir))
+    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
+    return config, model
+
+
+def _metrics(run_dir):
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _exact_references(hamiltonian, order):
+    """Exact ZZ, XX, Z, X and S_n of every cut of the ED ground state, for small systems."""
+    n = hamiltonian.n_sites
+    if n > EXACT_MAX_SITES:
+        return None
+    psi = exact.ground_state(hamiltonian)[1]
+    z, zz = exact.magnetization_z(psi, n), exact.correlations_zz(psi, n)
+    return {"magnetization_z": z, "magnetization_x": exact.magnetization_x(psi, n),
+            "zz": zz, "zz_connected": zz - np.outer(z, z), "xx": exact.correlations_xx(psi, n),
+            "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order)
+                                 for l in range(1, n)])}
+
+
+def _by_distance(matrix, max_distance):
+    """Average of a symmetric matrix over the pairs at each distance 0..max_distance."""
+    return np.array([np.mean(np.diagonal(matrix, r)) for r in range(max_distance + 1)])
+
+
+class _Stages:
+    """Announce each stage of the analysis and record its wall time in seconds."""
+
+    def __init__(self, verbose):
+        self.verbose, self.seconds, self._name, self._start = verbose, {}, None, None
+
+    def __call__(self, name, text=None):
+        now = time.perf_counter()
+        if self._name is not None:
+            self.seconds[self._name] = now - self._start
+        self._name, self._start = name, now
+        if self.verbose and text:
+            print(text, flush=True)
+
+
+def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, is_chief=True):
+    """Analyze the exported model of ``run_dir``; returns the summary dict (energy.json without
+    the options, plus the wall time of each stage in ``seconds``).
+
+    Only ``is_chief`` writes ``run_dir/analysis``; every process computes (with the same seed).
+    """
+    config, model = load_run(run_dir)
+    hamiltonian = vmc_config.build_hamiltonian(config)
+    o = options
+    stage = _Stages(verbose)
+    stage("sampling", f"sampling {o.n_samples} configurations of {hamiltonian!r}")
+    samples = draw_samples(model, o.n_samples, o.seed, batch_size=o.batch_size, verbose=verbose)
+    subset = samples[:o.offdiagonal_samples]
+
+    stage("energy", f"energy from {len(subset)} samples")
+    e, e_error, variance = energy(model, hamiltonian, subset, batch_size=o.batch_size, verbose=verbose)
+    e_exact = exact.exact_energy(hamiltonian)
+    summary = {"energy": e, "energy_error": e_error, "variance": variance,
+               "exact_energy": e_exact, "n_samples": len(subset),
+               "relative_error": None if e_exact is None else abs(e - e_exact) / abs(e_exact)}
+
+    stage("correlations", "correlations (X and XX from the off-diagonal samples)")
+    measured = correlations(model, samples=samples, offdiagonal_samples=o.offdiagonal_samples,
+                            max_distance=o.max_distance, batch_size=o.batch_size, verbose=verbose)
+
+    per_replica = len(subset) // o.renyi_order
+    stage("entropy", f"Rényi S_{o.renyi_order} of every cut from {o.renyi_order} x {per_replica} samples")
+    replicas = subset[:per_replica * o.renyi_order].reshape(o.renyi_order, per_replica, -1)
+    entropy = renyi_entropy_cuts(model, o.renyi_order, replicas=replicas,
+                                 batch_size=o.batch_size, verbose=verbose)
+
+    stage("saliency", f"saliency from {o.saliency_samples} samples, {o.saliency_steps} Riemann steps")
+    maps = saliency.saliency_maps(model, samples[:o.saliency_samples], steps=o.saliency_steps,
+                                  verbose=verbose)
+    stage("exact")
+    reference = _exact_references(hamiltonian, o.renyi_order)
+    stage("writing")
+    if is_chief:
+        _write(run_dir, o, summary, measured, entropy, maps, reference)
+    stage(None)
+    summary["seconds"] = stage.seconds
+    return summary
+
+
+def _write(run_dir, options, summary, measured, entropy, maps, reference):
+    target = os.path.join(run_dir, ANALYSIS_DIR)
+    tmp = target + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    cuts = np.arange(1, len(entropy.value) + 1)
+    correlation_json = measured.to_json()
+    if reference is not None:
+        correlation_json["exact"] = {k: json_values(v) for k, v in reference.items() if k != "entropy"}
+    files = {
+        "energy.json": {**summary, "options": dataclasses.asdict(options)},
+        "correlations.json": correlation_json,
+        "entropy.json": {"order": options.renyi_order, "cuts": cuts.tolist(), **entropy.to_json(),
+                         "exact": None if reference is None else json_values(reference["entropy"])},
+        "saliency.json": {"steps": options.saliency_steps, "n_samples": options.saliency_samples,
+                          **{name: json_values(matrix) for name, matrix in maps.items()}},
+    }
+    for name, content in files.items():
+        write_json_atomic(os.path.join(tmp, name), content)
+
+    rows = [r for r in _metrics(run_dir) if r.get("energy") is not None]
+    if rows:
+        plots.plot_energy([r["step"] for r in rows], [r["energy"] for r in rows],
+                          [r.get("energy_error") or 0.0 for r in rows],
+                          os.path.join(tmp, "energy.png"), exact_energy=summary["exact_energy"])
+    curves = {}
+    for name, label in (("zz_connected", "<ZZ> - <Z><Z>"), ("zz", "<ZZ>"), ("xx", "<XX>")):
+        pair = getattr(measured, name)
+        if pair is None:
+            continue
+        exact_curve = None
+        if reference is not None and name in reference:
+            exact_curve = _by_distance(reference[name], pair.distances[-1])
+        curves[label] = (pair.distances, pair.by_distance.value, pair.by_distance.error, exact_curve)
+    plots.plot_correlations(curves, os.path.join(tmp, "correlations.png"))
+    plots.plot_entropy(cuts, entropy.value, entropy.error, os.path.join(tmp, "entropy.png"),
+                       exact=None if reference is None else reference["entropy"],
+                       order=options.renyi_order)
+    plots.plot_saliency(maps, os.path.join(tmp, "saliency.png"), titles={
+        "spin_flip": "spin-flip propagation (JSD, nats)",
+        "input_x_gradient": "input x gradient",
+        "integrated_attention_gradient": f"integrated attention x gradient ({options.saliency_steps} steps)"})
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,121 @@
+"""Monte Carlo means with standard errors, and the chunked evaluation every estimator uses.
+
+The samples of an autoregressive wavefunction are exact and independent, so the standard error
+of a sample mean of per-sample values f_k, k = 1..n, is
+
+    SE = sqrt(s^2 / n),    s^2 = sum_k (f_k - mean)^2 / (n - 1)
+
+with no autocorrelation correction. A nonlinear function g of a mean gets the delta-method
+error |g'(mean)| SE.
+"""
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def json_values(array):
+    """A float array as nested lists, with NaN and infinities as None (JSON has neither)."""
+    def clean(value):
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value if math.isfinite(value) else None
+    return clean(np.asarray(array, dtype=np.float64).tolist())
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate: ``value`` and its standard ``error`` (numpy arrays of one shape)."""
+    value: np.ndarray
+    error: np.ndarray
+
+    def to_json(self):
+        return {"value": json_values(self.value), "error": json_values(self.error)}
+
+
+class MeanAccumulator:
+    """Running mean and standard error over the first axis of chunks of per-sample values.
+
+    Chunks are merged with Chan et al.'s pairwise update of (count, mean, sum of squared
+    deviations), which stays accurate when the mean is large compared to the spread.
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.mean = 0.0
+        self.squares = 0.0
+
+    def add(self, values):
+        values = np.asarray(values, dtype=np.float64)
+        count = values.shape[0]
+        if count == 0:
+            return
+        mean = values.mean(axis=0)
+        squares = ((values - mean) ** 2).sum(axis=0)
+        total = self.count + count
+        delta = mean - self.mean
+        self.squares = self.squares + squares + delta**2 * (self.count * count / total)
+        self.mean = self.mean + delta * (count / total)
+        self.count = total
+
+    def result(self):
+        """The :class:`Estimate` of the mean (error NaN with fewer than two samples)."""
+        if self.count < 2:
+            return Estimate(np.asarray(self.mean, np.float64), np.full(np.shape(self.mean), np.nan))
+        variance = self.squares / (self.count - 1)
+        return Estimate(np.asarray(self.mean, np.float64), np.sqrt(variance / self.count))
+
+
+def mean_estimate(values):
+    """:class:`Estimate` of the mean over axis 0 of per-sample ``values`` [n, ...]."""
+    accumulator = MeanAccumulator()
+    accumulator.add(values)
+    return accumulator.result()
+
+
+def map_batches(fn, inputs, batch_size, *, verbose=0, unit_name="sample"):
+    """Yield ``fn(*chunk)`` as numpy for consecutive chunks of ``batch_size`` rows of ``inputs``.
+
+    ``inputs`` are arrays or tensors sharing their first axis. The last chunk is padded by
+    repeating its last row, so ``fn`` (typically a ``tf.function``) always sees one shape and is
+    traced once; the padding rows are cut from its result. ``verbose=1`` shows a progress bar.
+    """
+    inputs = [tf.convert_to_tensor(a) for a in inputs]
+    total = int(inputs[0].shape[0])
+    batch_size = max(1, min(batch_size, total))
+    progress = keras.utils.Progbar(total, unit_name=unit_name) if verbose else None
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        rows = tf.minimum(tf.range(start, start + batch_size), total - 1)
+        outputs = fn(*[tf.gather(a, rows) for a in inputs])
+        yield tf.nest.map_structure(lambda t: np.asarray(t)[: stop - start], outputs)
+        if progress is not None:
+            progress.update(stop)
+
+
+def real_ratio(delta_log_psi):
+    """``Re exp(delta)`` in double precision: the real part of psi(x') / psi(x) from the
+    difference ``log psi(x') - log psi(x)`` (real or complex)."""
+    double = tf.complex128 if delta_log_psi.dtype.is_complex else tf.float64
+    return tf.math.real(tf.exp(tf.cast(delta_log_psi, double)))
+
+
+def draw_samples(wavefunction, n_samples, seed, *, batch_size=None, verbose=0):
+    """``n_samples`` exact samples [n, N] (numpy int32) drawn in batches of ``batch_size``
+    (default all at once), batch k with the stateless seed of stream k of ``seed``."""
+    batch_size = batch_size or n_samples
+    progress = keras.utils.Progbar(n_samples, unit_name="sample") if verbose else None
+    batches = []
+    for k, start in enumerate(range(0, n_samples, batch_size)):
+        count = min(batch_size, n_samples - start)
+        batches.append(np.asarray(wavefunction.sample(count, stateless_seed(seed, k)), np.int32))
+        if progress is not None:
+            progress.update(start + count)
+    return np.concatenate(batches)
+
+
+def stateless_seed(seed, stream=0):
+    """The stateless seed (int32 [2]) of random stream ``stream`` of the integer ``seed``."""
+    return tf.constant([int(seed), int(stream)], tf.int32)
