@@ -7,8 +7,9 @@ Trains the open TFIM chain at N=20 (transformer d=2, h=4, r=2, d_model=32) with 
 per-rank batch in one process (plain python, the fallback) and in 2 processes
 (``horovodrun -np 2 -H localhost:2 --gloo``), and prints VMC samples/s (global: ranks x batch
 per step), steps/s and the scaling efficiency throughput(2) / (2 x throughput(1)). On CPU each
-rank gets cores / ranks intra-op threads, so both runs use the same cores. With GPUs, the same
-is measured with one rank per GPU. Each run times ``--steps`` steps after ``--warmup`` steps
+rank gets cores / ranks intra-op threads, so both runs use the same cores (an efficiency of 0.5
+there means the second rank gains nothing). With GPUs, the same is measured with one rank per
+GPU. Each run times ``--steps`` steps after ``--warmup`` steps
 (tracing and XLA compilation), with all ranks aligned by a barrier before and after.
 """
 import argparse
@@ -105,6 +106,8 @@ def main():
           f"{args.steps} timed steps after {args.warmup}; {cores} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     report("CPU", launch(args, 1, cores, gpu=False), launch(args, 2, max(1, cores // 2), gpu=False))
+    print(f"  (on CPU both runs share the same {cores} cores: 0.5 means 2 ranks gain nothing over one "
+          "rank using all cores; more means they use the cores better than one rank's threads)")
     gpus = 0
     if shutil.which("nvidia-smi"):
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout

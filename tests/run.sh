@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# Horovod for the multi-process tests: built once from PyPI's source release and cached.
+PYTHON="$PYTHON" bash launch/install_horovod.sh --no-smoke-test
 exec "$PYTHON" -m pytest "$@"

@@ -1,6 +1,7 @@
 """Correlation and entropy estimators against exact values of states known exactly: random
 transformers enumerated over all configurations, ED ground states, a Bell pair and product
 states. Tolerance: 4 standard errors (fixed seeds, so the outcome is deterministic)."""
+import keras
 import numpy as np
 import pytest
 
@@ -29,6 +30,7 @@ def _by_distance(matrix):
 @pytest.fixture(scope="module")
 def random_transformer():
     """A random complex transformer on 8 spins and its exact state vector."""
+    keras.utils.set_random_seed(5)  # weights independent of the tests run before
     model = TransformerWavefunction(8, 2, num_layers=1, num_heads=2, d_model=8, phase=True)
     return model, enumerated_state(model)
 

@@ -1,5 +1,6 @@
 """Saliency metrics on a random transformer: causality gives exact zeros, integrated gradients
 are complete up to the Riemann error, the metrics equal independent computations."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +14,7 @@ N_SITES = 8
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["d2", "d4"])
 def model_and_samples(request):
+    keras.utils.set_random_seed(5)  # weights independent of the tests run before
     model = TransformerWavefunction(N_SITES, request.param, num_layers=2, num_heads=2, d_model=8,
                                     phase=True)
     return model, model.sample(12, tf.constant([3, 4])).numpy()
@@ -68,7 +70,7 @@ def test_input_x_gradient_matches_finite_differences(model_and_samples):
     model, x = model_and_samples
     tokens = hilbert.spins_to_tokens(x[:1], model.word_size)
     h = model.embed(tokens).numpy().astype(np.float64)
-    i, j, eps = model.n_tokens - 1, 1, 1e-2
+    i, j, eps = model.n_tokens - 1, 1, 1e-3
 
     def target(hh):
         log_cond = model.decode(tf.constant(hh, tf.float32))[0]

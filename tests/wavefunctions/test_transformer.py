@@ -15,6 +15,7 @@ from tfqsr.wavefunctions import TransformerWavefunction
 def _model(n_sites=6, **kwargs):
     kwargs.setdefault("clip_distance", 2)
     kwargs.setdefault("d_model", 16)
+    keras.utils.set_random_seed(0)  # weights independent of the tests run before
     model = TransformerWavefunction(n_sites, **kwargs)
     # Random but far-from-uniform conditionals make the sampler tests sharp.
     for variable in model.trainable_variables:
