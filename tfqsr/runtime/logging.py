@@ -7,6 +7,7 @@ resume, rows after the restored step are dropped so the file matches the checkpo
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -46,8 +47,9 @@ class MetricsLogger:
         self._file = open(self.path, "a")
         self._writer = tf.summary.create_file_writer(os.path.join(run_dir, "events"))
         self._progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step",
-                                            stateful_metrics=self.progress_keys)
+                                            stateful_metrics=self.progress_keys + ("steps/s",))
         self._progbar.update(start_step)
+        self._last_time = time.perf_counter()
 
     def _truncate_after(self, step):
         if not os.path.exists(self.path):
@@ -71,6 +73,9 @@ class MetricsLogger:
                 if key != "step" and isinstance(value, (int, float)):
                     tf.summary.scalar(key, value)
         shown = [(k, row[k]) for k in self.progress_keys if isinstance(row.get(k), (int, float))]
+        now = time.perf_counter()
+        shown.append(("steps/s", 1.0 / max(now - self._last_time, 1e-9)))
+        self._last_time = now
         self._progbar.update(step, values=shown)
 
     def close(self):
