@@ -16,7 +16,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     def __init__(self, num_heads, d_model, ffn_dim, clip_distance, **kwargs):
         super().__init__(**kwargs)
-        if d_model % num_heads:
+        if num_heads < 1 or d_model % num_heads:
             raise ValueError(f"num_heads ({num_heads}) must divide d_model ({d_model})")
         self.num_heads = num_heads
         self.d_model = d_model

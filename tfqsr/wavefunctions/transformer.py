@@ -36,12 +36,8 @@ class TransformerWavefunction(AutoregressiveWavefunction):
     def __init__(self, n_sites, dictionary_size=2, num_layers=2, num_heads=4, d_model=32,
                  clip_distance=10, phase=False, ffn_dim=None, absolute_positions=True, **kwargs):
         super().__init__(n_sites, dictionary_size, phase, **kwargs)
-        if num_layers < 1:
+        if num_layers < 1:  # heads and clipping distance are checked by the layers themselves
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if num_heads < 1 or d_model % num_heads:
-            raise ValueError(f"num_heads must divide d_model={d_model}, got {num_heads}")
-        if clip_distance < 1:
-            raise ValueError(f"clip_distance must be >= 1, got {clip_distance}")
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.d_model = d_model
