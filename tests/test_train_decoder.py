@@ -4,11 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tests.run_helpers import wait_for_metric_rows
 
 QUICK = ["-s", "6", "--steps", "8", "--batch_size", "64", "-w", "4", "--lr", "0.01", "-h", "2",
          "--d_model", "8", "-r", "1", "--checkpoint_every", "2", "--verbose", "0"]
@@ -89,12 +90,7 @@ def test_rerunning_a_finished_run_changes_nothing(finished_run):
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished_run, how):
     run_dir = tmp_path / "interrupted"
     process = subprocess.Popen(_command(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    metrics = run_dir / "metrics.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
+    wait_for_metric_rows(process, run_dir)
     process.send_signal(how)
     process.wait(timeout=120)
     assert process.returncode in (130, -signal.SIGKILL), process.stderr.read().decode()

@@ -55,14 +55,19 @@ def test_local_energy_equals_dense_ratio(name, kind):
             np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
-def test_log_psi_fn_is_called_once_on_all_connected_configurations():
-    op = OPERATORS["haldane_shastry"]
-    calls = []
-    log_psi_fn = lookup(random_log_psi("real"))
+def recording_log_psi():
+    """A lookup log psi that records the batch size of every call."""
+    calls, log_psi_fn = [], lookup(random_log_psi("real"))
 
     def recording(x):
         calls.append(x.shape[0])
         return log_psi_fn(x)
+    return calls, recording
+
+
+def test_log_psi_fn_is_called_once_on_all_connected_configurations():
+    op = OPERATORS["haldane_shastry"]
+    calls, recording = recording_log_psi()
 
     op.local_energy(recording, hilbert.all_configurations(N)[:10])
     assert calls == [10 * op.max_conn]
@@ -70,12 +75,7 @@ def test_log_psi_fn_is_called_once_on_all_connected_configurations():
 
 def test_chunks_call_log_psi_fn_on_chunk_times_max_conn():
     op = OPERATORS["tfim_open"]
-    calls = []
-    log_psi_fn = lookup(random_log_psi("real"))
-
-    def recording(x):
-        calls.append(x.shape[0])
-        return log_psi_fn(x)
+    calls, recording = recording_log_psi()
 
     got = op.local_energy(recording, hilbert.all_configurations(N)[:10], chunk_size=4)
     assert got.shape == (10,)

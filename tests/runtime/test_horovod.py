@@ -11,10 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+
+from tests.run_helpers import wait_for_metric_rows
 
 pytest.importorskip("horovod.tensorflow",
                     reason="Horovod is not installed: run `bash launch/install_horovod.sh`")
@@ -178,12 +179,7 @@ def test_sigterm_to_horovodrun_stops_every_rank_after_a_checkpoint(tmp_path):
     process = subprocess.Popen([*HOROVODRUN, *CLI, "--steps", "500", "--checkpoint_every", "100",
                                 f"--run_dir={run_dir}"], cwd=tmp_path, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    metrics = run_dir / "metrics.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.1)
+    wait_for_metric_rows(process, run_dir)
     process.send_signal(signal.SIGTERM)  # what Slurm or Ctrl-C does to horovodrun
     output, _ = process.communicate(timeout=120)
     assert "interrupted after step" in output, _rank_lines(output)

@@ -37,7 +37,8 @@ so every rank solves the same global m x m system and computes the same update.
 """
 import tensorflow as tf
 
-SOLVERS = ("direct", "cg")
+from tfqsr.vmc.config import SR_SOLVERS as SOLVERS  # one list, shared with validation
+
 METHODS = ("sr", "minsr")
 
 
