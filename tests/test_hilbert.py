@@ -128,3 +128,8 @@ def test_spins_to_tokens_rejects_indivisible():
 def test_token_ops_reject_bad_word_size(w):
     with pytest.raises(ValueError, match="word_size"):
         hilbert.tokens_to_spins([[1]], w)
+
+
+def test_first_set_sites():
+    masks = np.array([[0, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1]])
+    assert hilbert.first_set_sites(masks) == (3, 1, 0, 2)

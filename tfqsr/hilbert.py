@@ -99,6 +99,13 @@ def pauli_z(x, dtype=tf.float64):
     return 1 - 2 * tf.cast(x, dtype)
 
 
+def first_set_sites(masks):
+    """For XOR masks [M, N] (row m flips the sites where it is 1): the first site each row
+    changes, N for a row that changes nothing. A tuple of M ints (static, for tracing)."""
+    masks = np.asarray(masks) != 0
+    return tuple(int(np.argmax(row)) if row.any() else masks.shape[1] for row in masks)
+
+
 def word_size(dictionary_size):
     """Bits per token ``w = log2(d)`` for a dictionary of ``d = 2**w`` tokens."""
     d = dictionary_size
@@ -156,6 +163,7 @@ def tokens_to_spins(tokens, word_size):
 
 
 __all__ = [
+    "first_set_sites",
     "MAX_WORD_SIZE",
     "all_configurations",
     "check_n_sites",

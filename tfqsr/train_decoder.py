@@ -49,6 +49,9 @@ def define_flags():
     flags.DEFINE_integer("steps", d.steps, "Total optimization steps (raise it to continue a run).")
     flags.DEFINE_integer("batch_size", d.batch_size, "Samples per step and per process.")
     flags.DEFINE_float("lr", d.lr, "Peak learning rate (reached after the warm-up).")
+    flags.DEFINE_string("lr_schedule", d.lr_schedule,
+                        f"One of {', '.join(vmc_config.LR_SCHEDULES)}: linear warm-up over -w steps to "
+                        "--lr, then 1/sqrt(step) decay (warmup) or --lr (constant; -w 0: no warm-up).")
     flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(vmc_config.OPTIMIZERS)} "
                         "(sr, minsr: natural gradient (S + lambda I)^-1 F with SGD at --lr).")
     flags.DEFINE_float("diag_shift", d.diag_shift, "sr/minsr: initial diagonal shift lambda.")

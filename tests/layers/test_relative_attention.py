@@ -83,3 +83,15 @@ def test_invalid_arguments():
         RelativeMultiHeadAttention(num_heads=2, key_dim=4, clip_distance=0)
     with pytest.raises(ValueError, match="must divide d_model"):
         TransformerDecoderBlock(num_heads=3, d_model=8, ffn_dim=16, clip_distance=2)
+
+
+@pytest.mark.parametrize("start", [0, 1, 4, 8])
+def test_decode_step_recomputes_a_suffix_from_the_cache_of_another_sequence(start):
+    """Rows start.. of a sequence that agrees with a cached one before ``start``."""
+    layer = TransformerDecoderBlock(num_heads=2, d_model=8, ffn_dim=16, clip_distance=3)
+    reference, other = _inputs(length=9, seed=0), _inputs(length=9, seed=1)
+    changed = tf.concat([reference[:, :start], other[:, start:]], axis=1)
+    expected = layer(changed)[:, start:]
+    _, cache = layer.decode_step(reference, tuple(tf.zeros([3, 9, 2, 4]) for _ in range(2)), 0)
+    suffix, _ = layer.decode_step(changed[:, start:], cache, start)
+    np.testing.assert_allclose(suffix, expected, atol=2e-5)

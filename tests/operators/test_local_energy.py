@@ -106,3 +106,32 @@ def test_local_energy_rejects_bad_chunk_size(chunk_size):
     op = OPERATORS["tfim_open"]
     with pytest.raises(ValueError, match="chunk_size"):
         op.local_energy(lookup(random_log_psi("real")), hilbert.all_configurations(N)[:4], chunk_size=chunk_size)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATORS))
+def test_first_changed_sites_bound_where_connected_configurations_differ(name):
+    op = OPERATORS[name]
+    x = hilbert.all_configurations(N)
+    x_conn = op.connected(x)[0].numpy()
+    first = np.array(op.first_changed_sites)
+    assert first.shape == (op.max_conn,) and first[0] == N
+    before = np.arange(N)[None, :] < first[:, None]  # [M, N]
+    assert np.all((x_conn == x[:, None]) | ~before[None])
+    # The bound is tight for the fixed flip patterns: every column does change there.
+    changed = (x_conn != x[:, None]).any(axis=0)  # [M, N] over all configurations
+    for m in range(1, op.max_conn):
+        assert changed[m, first[m]]
+
+
+@pytest.mark.parametrize("name", ["tfim_open", "haldane_shastry"])
+def test_local_energy_of_a_wavefunction_reuses_prefixes_with_the_same_result(name):
+    import keras
+    from tfqsr.wavefunctions import TransformerWavefunction
+    keras.utils.set_random_seed(0)
+    model = TransformerWavefunction(N, dictionary_size=4, phase=True, clip_distance=2, d_model=8)
+    op = OPERATORS[name]
+    x = hilbert.all_configurations(N)[::3]
+    expected = op.local_energy(model.log_psi, x).numpy()
+    np.testing.assert_allclose(op.local_energy(model, x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(op.local_energy(model, x, chunk_size=16).numpy(), expected,
+                               rtol=1e-4, atol=1e-4)

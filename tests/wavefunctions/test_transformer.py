@@ -111,3 +111,34 @@ def test_invalid_arguments(kwargs, match):
     kwargs = {"n_sites": 6, "d_model": 16, **kwargs}
     with pytest.raises(ValueError, match=match):
         TransformerWavefunction(**kwargs)
+
+
+@pytest.mark.parametrize("dictionary_size,phase", [(2, False), (4, True), (8, True)])
+def test_log_psi_connected_equals_log_psi(dictionary_size, phase):
+    """Shared-prefix evaluation (decode_from) against full passes, for columns changing from
+    every site on, a pair flip, a swapped tail and an unchanged column."""
+    n_sites = 12
+    model = _model(n_sites, dictionary_size=dictionary_size, phase=phase)
+    x = model.sample(16, tf.constant([0, 1])).numpy()
+    eye = np.eye(n_sites, dtype=np.int32)
+    masks = np.concatenate([np.zeros((1, n_sites), np.int32), eye, eye[2:3] + eye[9:10]])
+    x_conn = x[:, None] ^ masks[None]
+    tail = np.concatenate([x[:, :7], np.roll(x, 1, axis=0)[:, 7:]], axis=1)  # sites 7.. swapped
+    x_conn = np.concatenate([x_conn, tail[:, None]], axis=1)
+    first = (n_sites,) + tuple(range(n_sites)) + (2, 7)
+    got = model.log_psi_connected(tf.constant(x_conn), first).numpy()
+    expected = model.log_psi(x_conn.reshape(-1, n_sites)).numpy().reshape(got.shape)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+def test_log_psi_connected_without_decode_from_uses_full_passes():
+    from tfqsr.wavefunctions.base import AutoregressiveWavefunction
+
+    class FullPassesOnly(TransformerWavefunction):
+        decode_from = AutoregressiveWavefunction.decode_from
+
+    keras.utils.set_random_seed(0)
+    model = FullPassesOnly(6, clip_distance=2, d_model=8)
+    x_conn = hilbert.all_configurations(6).reshape(8, 8, 6)
+    got = model.log_psi_connected(x_conn, (0,) * 8).numpy()
+    np.testing.assert_allclose(got.ravel(), model.log_psi(x_conn.reshape(-1, 6)).numpy(), atol=1e-6)

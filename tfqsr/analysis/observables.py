@@ -30,8 +30,10 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfqsr import hilbert
 from tfqsr.analysis.statistics import (Estimate, MeanAccumulator, draw_samples, map_batches,
                                        mean_estimate, real_ratio)
+from tfqsr.operators.base import connected_log_psi
 from tfqsr.vmc.estimators import energy_statistics
 
 # Configurations per call of log psi (memory of one forward pass).
@@ -134,22 +136,24 @@ def flip_ratios(wavefunction, samples, flips, *, batch_size=DEFAULT_BATCH_SIZE, 
 
     ``flips`` is a 0/1 array [P, N] (row p flips the spins where it is 1). Each call of log psi
     takes a chunk of samples with all their flipped configurations, at most about
-    ``batch_size`` configurations (at least one sample). Ratios are exponentiated in double
-    precision from differences of log psi.
+    ``batch_size`` configurations (at least one sample); autoregressive wavefunctions recompute
+    only the conditionals after the first flipped site (``connected_log_psi``). Ratios are
+    exponentiated in double precision from differences of log psi.
     """
     samples = _check_samples(samples)
-    flips = tf.constant(np.asarray(flips, np.int32))
+    flips = np.asarray(flips, np.int32)
+    first_changed = (samples.shape[1],) + hilbert.first_set_sites(flips)
+    masks = tf.constant(np.concatenate([np.zeros_like(flips[:1]), flips]))
     rows = max(1, batch_size // (flips.shape[0] + 1))
-    yield from map_batches(lambda x: _flip_ratio_chunk(wavefunction, x, flips), [samples], rows,
-                           verbose=verbose)
+    yield from map_batches(lambda x: _flip_ratio_chunk(wavefunction, x, masks, first_changed),
+                           [samples], rows, verbose=verbose)
 
 
 @tf.function(reduce_retracing=True)
-def _flip_ratio_chunk(wavefunction, x, flips):
-    n_flips, n_sites = tf.unstack(tf.shape(flips))
-    configurations = tf.concat([x[:, None], tf.bitwise.bitwise_xor(x[:, None], flips[None])], 1)
-    log_psi = tf.reshape(wavefunction.log_psi(tf.reshape(configurations, [-1, n_sites])),
-                         [-1, n_flips + 1])
+def _flip_ratio_chunk(wavefunction, x, masks, first_changed):
+    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and masks [P + 1, N] (row 0 zero)."""
+    log_psi = connected_log_psi(wavefunction, tf.bitwise.bitwise_xor(x[:, None], masks[None]),
+                                first_changed)
     return real_ratio(log_psi[:, 1:] - log_psi[:, :1])
 
 
@@ -196,7 +200,7 @@ def energy(wavefunction, hamiltonian, samples, *, batch_size=DEFAULT_BATCH_SIZE,
 
 @tf.function(reduce_retracing=True)
 def _local_energy_chunk(wavefunction, hamiltonian, x):
-    return hamiltonian.local_energy(wavefunction.log_psi, x)
+    return hamiltonian.local_energy(wavefunction, x)
 
 
 def correlations(wavefunction, *, n_samples=10000, seed=0, offdiagonal_samples=None,

@@ -49,7 +49,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         return (outputs, weights) if return_attention_scores else outputs
 
     def decode_step(self, inputs, cache, position):
-        """One position [B, 1, D] with the attention key/value cache (see RelativeMultiHeadAttention)."""
+        """Positions ``position, ...`` ([B, L, D]) with the attention key/value cache (see
+        RelativeMultiHeadAttention.decode_step)."""
         attended, cache = self.attention.decode_step(self.attention_norm(inputs), cache, position)
         return self._feed_forward(inputs + attended), cache
 

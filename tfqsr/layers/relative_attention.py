@@ -15,8 +15,9 @@ Two call paths compute the same function:
   * ``call`` processes a whole sequence at once (training, log-probabilities). It can return
     the attention weights and accept replacement weights (``attention_override``), which the
     saliency metrics use to differentiate with respect to the attention weights themselves.
-  * ``decode_step`` processes one new position given a key/value cache of the earlier ones
-    (autoregressive sampling in O(T) per token instead of O(T^2)).
+  * ``decode_step`` processes new positions given a key/value cache of the earlier ones: one
+    position at a time for autoregressive sampling (O(T) per token instead of O(T^2)), or the
+    suffix of a sequence whose prefix is shared with a cached one.
 """
 import keras
 from keras import ops
@@ -134,31 +135,32 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         return ops.zeros(shape, dtype), ops.zeros(shape, dtype)
 
     def decode_step(self, inputs, cache, position):
-        """Attention output at one new ``position`` given the cache of earlier positions.
+        """Attention outputs at new positions ``position, ..., position + L - 1`` given the cache.
 
         Args:
-          inputs: [B, 1, D] the input at ``position``.
+          inputs: [B, L, D] the inputs at those positions (L = 1 when sampling token by token;
+            L > 1 recomputes a whole suffix of a sequence whose prefix is cached).
           cache: (keys, values), each [B, T_max, H, k]; entries at positions < ``position``
-            are filled, the rest are ignored.
-          position: scalar integer tensor.
+            are used, the rest are ignored.
+          position: scalar integer (tensor or int), the position of the first input row.
         Returns:
-          ([B, 1, D] output, updated cache with this position's key and value written).
+          ([B, L, D] outputs, updated cache with these positions' keys and values written).
         """
         keys, values = cache
-        max_length = ops.shape(keys)[1]
+        length, max_length = inputs.shape[1], ops.shape(keys)[1]
         query = self.query_dense(inputs)
-        here = ops.reshape(ops.equal(ops.arange(max_length), position), (1, -1, 1, 1))
-        keys = ops.where(here, self.key_dense(inputs), keys)
-        values = ops.where(here, self.value_dense(inputs), values)
-        distances = clipped_distances(1, max_length, self.clip_distance, query_offset=position)
-        onehot = ops.one_hot(distances[0], self.clip_distance + 1, dtype=query.dtype)  # [T, c + 1]
-        relative_keys = ops.matmul(onehot, self.relative_keys)  # a^K_{r_ij} for every key j
-        position_logits = ops.einsum("bqhk,tk->bhqt", query, relative_keys)
+        start = (0, position, 0, 0)
+        keys = ops.slice_update(keys, start, ops.cast(self.key_dense(inputs), keys.dtype))
+        values = ops.slice_update(values, start, ops.cast(self.value_dense(inputs), values.dtype))
+        distances = clipped_distances(length, max_length, self.clip_distance, query_offset=position)
+        onehot = ops.one_hot(distances, self.clip_distance + 1, dtype=query.dtype)  # [L, T, c + 1]
+        relative_keys = ops.matmul(onehot, self.relative_keys)  # a^K_{r_ij}: [L, T, k]
+        position_logits = ops.einsum("bqhk,qtk->bhqt", query, relative_keys)
         content_logits = ops.einsum("bqhk,bthk->bhqt", query, keys)
-        mask = ops.arange(max_length)[None, :] <= position
+        mask = ops.arange(max_length)[None, :] <= ops.arange(length)[:, None] + position
         weights = self._masked_softmax(content_logits, position_logits, mask)
         attended = (ops.einsum("bhqt,bthk->bqhk", weights, values)
-                    + ops.einsum("bhqt,tk->bqhk", weights, ops.matmul(onehot, self.relative_values)))
+                    + ops.einsum("bhqt,qtk->bqhk", weights, ops.matmul(onehot, self.relative_values)))
         return self.output_dense(attended), (keys, values)
 
     def get_config(self):

@@ -42,6 +42,21 @@ def require_real(name, value):
     return float(value)
 
 
+def connected_log_psi(wavefunction, x_conn, first_changed_sites):
+    """log psi [B, M] of configurations ``x_conn`` [B, M, N] whose column m agrees with column 0
+    on the sites before ``first_changed_sites[m]`` (static ints).
+
+    ``wavefunction`` is an object with ``log_psi_connected`` (autoregressive models, which then
+    reuse the shared prefixes), an object with ``log_psi``, or a function of configurations
+    [K, N] -> log psi [K].
+    """
+    if hasattr(wavefunction, "log_psi_connected"):
+        return wavefunction.log_psi_connected(x_conn, first_changed_sites)
+    log_psi_fn = getattr(wavefunction, "log_psi", wavefunction)
+    n_sites = x_conn.shape[-1]
+    return tf.reshape(log_psi_fn(tf.reshape(x_conn, [-1, n_sites])), [-1, len(first_changed_sites)])
+
+
 class Operator(abc.ABC):
     """A Hermitian operator on ``n_sites`` spins-1/2 with at most ``max_conn`` non-zero
     elements per row (diagonal included).
@@ -51,9 +66,14 @@ class Operator(abc.ABC):
 
     name = "operator"
 
-    def __init__(self, n_sites, max_conn):
+    def __init__(self, n_sites, max_conn, first_changed_sites=None):
         self._n_sites = require_n_sites(n_sites, minimum=1)
         self._max_conn = int(max_conn)
+        if first_changed_sites is None:
+            first_changed_sites = (self._n_sites,) + (0,) * (self._max_conn - 1)
+        if len(first_changed_sites) != self._max_conn:
+            raise ValueError(f"first_changed_sites needs {self._max_conn} entries, got {len(first_changed_sites)}")
+        self._first_changed_sites = tuple(int(site) for site in first_changed_sites)
 
     @property
     def n_sites(self):
@@ -63,6 +83,14 @@ class Operator(abc.ABC):
     def max_conn(self):
         """Fixed number ``M`` of connected configurations per row (diagonal at ``m = 0``)."""
         return self._max_conn
+
+    @property
+    def first_changed_sites(self):
+        """Static tuple [M]: column m of ``connected(x)`` agrees with ``x`` on every site before
+        ``first_changed_sites[m]`` (``n_sites`` when it never differs). Operators whose columns
+        flip fixed sets of sites pass the exact values; the default (nothing known off the
+        diagonal) is always valid. Autoregressive wavefunctions use it to reuse the prefix."""
+        return self._first_changed_sites
 
     @property
     def conserves_magnetization(self):
@@ -93,8 +121,8 @@ class Operator(abc.ABC):
     def local_energy(self, log_psi_fn, x, chunk_size=None):
         """Local energies ``E_loc(x) = sum_m H[x, x'_m] exp(log psi(x'_m) - log psi(x))``.
 
-        ``log_psi_fn`` maps int32 ``[K, N]`` to ``[K]`` (real or complex). It is called once on
-        all ``B * M`` connected configurations, or, with ``chunk_size``, once per chunk of
+        ``log_psi_fn`` maps int32 ``[K, N]`` to ``[K]`` (real or complex), or is a wavefunction
+        (see :func:`connected_log_psi`). It is called once on all ``B * M`` connected configurations, or, with ``chunk_size``, once per chunk of
         ``chunk_size`` samples (``chunk_size * M`` configurations; the batch is padded to a
         multiple of ``chunk_size`` with the all-up configuration and the padding discarded).
         ``log psi(x)`` is taken from the diagonal entry ``m = 0``. Differences of ``log psi``
@@ -125,8 +153,7 @@ class Operator(abc.ABC):
 
     def _local_energy_batch(self, log_psi_fn, x):
         x_conn, mels = self.connected(x)
-        log_psi = log_psi_fn(tf.reshape(x_conn, [-1, self.n_sites]))
-        log_psi = tf.reshape(log_psi, [-1, self.max_conn])
+        log_psi = connected_log_psi(log_psi_fn, x_conn, self.first_changed_sites)
         delta = log_psi - log_psi[:, :1]
         double = tf.complex128 if delta.dtype.is_complex else tf.float64
         ratios = tf.exp(tf.cast(delta, double))

@@ -40,9 +40,10 @@ class TransverseFieldIsing(Operator):
             self.shape = (int(shape[0]), int(shape[1]))
             self.bonds = bonds.square_bonds(self.shape, self.pbc)
         n_flips = n_sites if self.h != 0 else 0
-        super().__init__(n_sites, 1 + n_flips)
         # Row m of the XOR masks: nothing for the diagonal, then a flip of site m - 1.
-        self._masks = tf.constant(np.eye(n_sites + 1, n_sites, k=-1, dtype=np.int32)[: 1 + n_flips])
+        masks = np.eye(n_sites + 1, n_sites, k=-1, dtype=np.int32)[: 1 + n_flips]
+        super().__init__(n_sites, 1 + n_flips, hilbert.first_set_sites(masks))
+        self._masks = tf.constant(masks)
 
     def connected(self, x):
         x = self._as_configurations(x)

@@ -14,6 +14,8 @@ HAMILTONIANS = ("tfim", "mhs", "hs", "heisenberg")
 BOUNDARIES = ("open", "periodic")
 OPTIMIZERS = ("adam", "sgd", "sr", "minsr")  # sr, minsr: natural gradient fed to SGD
 SR_SOLVERS = ("direct", "cg")
+# warmup: linear rise to --lr, then 1/sqrt(step) decay; constant: linear rise to --lr, then --lr.
+LR_SCHEDULES = ("warmup", "constant")
 # Hamiltonians whose ground state has signs (Marshall sign rule): they need the phase head.
 _SIGNED = ("hs", "heisenberg")
 
@@ -35,6 +37,7 @@ class VMCConfig:
     batch_size: int = 1000
     lr: float = 1e-3
     warmup_steps: int = 100
+    lr_schedule: str = "warmup"
     optimizer: str = "adam"
     # Natural gradient (--optimizer=sr|minsr): lambda(step) = max(diag_shift_min,
     # diag_shift * diag_shift_decay^step), solver of (S + lambda I) delta = F, jacobian chunk.
@@ -71,7 +74,9 @@ class VMCConfig:
         check(self.steps >= 1, "steps", "an integer >= 1")
         check(self.batch_size >= 1, "batch_size", "an integer >= 1")
         check(self.lr > 0, "lr", "a positive number")
-        check(self.warmup_steps >= 1, "warmup_steps", "an integer >= 1")
+        check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}")
+        check(self.warmup_steps >= (1 if self.lr_schedule == "warmup" else 0), "warmup_steps",
+              "an integer >= 1 (>= 0 with --lr_schedule=constant)")
         check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}")
         check(self.diag_shift > 0, "diag_shift", "a positive number")
         check(0 < self.diag_shift_decay <= 1, "diag_shift_decay", "a number in (0, 1]")
@@ -112,11 +117,19 @@ def build_model(config):
         phase=config.has_phase)
 
 
+def build_schedule(config):
+    """The learning-rate schedule of ``config.lr_schedule``: both rise linearly to ``lr`` over
+    ``warmup_steps``, then "warmup" decays as 1/sqrt(step) and "constant" stays at ``lr``."""
+    from tfqsr.vmc.schedules import TransformerWarmup, WarmupConstant
+    if config.lr_schedule == "warmup":
+        return TransformerWarmup(config.lr, config.warmup_steps)
+    return WarmupConstant(config.lr, config.warmup_steps)
+
+
 def build_optimizer(config):
-    """Adam (or SGD, also for sr/minsr) with the transformer warm-up schedule peaking at ``lr``."""
+    """Adam (or SGD, also for sr/minsr) with the learning-rate schedule of ``config``."""
     import keras
-    from tfqsr.vmc.schedules import TransformerWarmup
-    schedule = TransformerWarmup(config.lr, config.warmup_steps)
+    schedule = build_schedule(config)
     if config.optimizer in ("sgd", "sr", "minsr"):
         return keras.optimizers.SGD(schedule)
     return keras.optimizers.Adam(schedule)

@@ -26,3 +26,26 @@ class TransformerWarmup(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"peak_learning_rate": self.peak_learning_rate, "warmup_steps": self.warmup_steps}
+
+
+@keras.saving.register_keras_serializable(package="tfqsr")
+class WarmupConstant(keras.optimizers.schedules.LearningRateSchedule):
+    """A linear warm-up to a constant learning rate:
+
+        lr(s) = learning_rate * min(1, s / w),  s = optimizer step + 1,
+
+    over ``warmup_steps`` w; w = 0 gives the constant ``learning_rate`` from the first step.
+    """
+
+    def __init__(self, learning_rate, warmup_steps=0):
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+        self.learning_rate = float(learning_rate)
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        s = ops.cast(step, "float32") + 1.0
+        return self.learning_rate * ops.minimum(1.0, s / float(max(self.warmup_steps, 1)))
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps}

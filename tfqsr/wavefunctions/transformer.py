@@ -120,12 +120,20 @@ class TransformerWavefunction(AutoregressiveWavefunction):
         h = self.embedding(token[:, None])
         if self.absolute_positions:
             h = h + tf.gather(self.position_embedding, position)[None, None]
+        log_cond, phase, state = self._decode_rows(h, state, position)
+        return log_cond[:, 0], None if phase is None else phase[:, 0], state
+
+    def decode_from(self, state, tokens, start):
+        return self._decode_rows(self.embed(tokens)[:, start:], state, start)
+
+    def _decode_rows(self, h, state, start):
+        """Heads on decoder inputs ``h`` [B, L, D] at rows start.., through the cached blocks."""
         new_state = []
         for block, cache in zip(self.blocks, state):
-            h, cache = block.decode_step(h, cache, position)
+            h, cache = block.decode_step(h, cache, start)
             new_state.append(cache)
         log_cond, phase = self._heads(self.final_norm(h))
-        return log_cond[:, 0], None if phase is None else phase[:, 0], tuple(new_state)
+        return log_cond, phase, tuple(new_state)
 
     def get_config(self):
         config = super().get_config()
