@@ -23,7 +23,8 @@ def main():
     parser.add_argument("--offdiagonal_samples", type=int, default=1000)
     parser.add_argument("--saliency_samples", type=int, default=32)
     parser.add_argument("--saliency_steps", type=int, default=16)
-    parser.add_argument("--max_distance", type=int, default=None)
+    parser.add_argument("--max_distance", type=int, default=20)
+    parser.add_argument("--xx_pairs_per_distance", type=int, default=4)
     args = parser.parse_args()
 
     from tfqsr.analysis.report import AnalysisOptions, analyze_run
@@ -39,7 +40,7 @@ def main():
         options = AnalysisOptions(
             n_samples=args.n_samples, offdiagonal_samples=args.offdiagonal_samples,
             saliency_samples=args.saliency_samples, saliency_steps=args.saliency_steps,
-            max_distance=args.max_distance)
+            max_distance=args.max_distance, xx_pairs_per_distance=args.xx_pairs_per_distance)
         start = time.perf_counter()
         summary = analyze_run(run_dir, options, verbose=0)
         total = time.perf_counter() - start

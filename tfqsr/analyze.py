@@ -32,6 +32,9 @@ def define_flags():
     flags.DEFINE_integer("saliency_steps", 16,
                          "Midpoint Riemann steps of the integrated attention x gradient.")
     flags.DEFINE_integer("max_distance", None, "Largest |i - j| of the pair correlations (default all).")
+    flags.DEFINE_integer("xx_pairs_per_distance", None,
+                         "XX from this many stratified random pairs per distance and sample "
+                         "(distance curve only) instead of all pairs (default).")
     flags.DEFINE_integer("renyi_order", 2, "Rényi index n >= 2 of the entropies of every cut.")
     flags.DEFINE_integer("batch_size", 4096, "Configurations per call of the model (memory).")
     flags.DEFINE_integer("verbose", 1, "1 progress bars, 0 silent.")
@@ -57,12 +60,15 @@ def options_from_flags():
           f"an integer in [1, --n_samples={FLAGS.n_samples}]")
     check(FLAGS.saliency_steps >= 1, "saliency_steps", "an integer >= 1")
     check(FLAGS.max_distance is None or FLAGS.max_distance >= 1, "max_distance", "an integer >= 1")
+    check(FLAGS.xx_pairs_per_distance is None or FLAGS.xx_pairs_per_distance >= 1,
+          "xx_pairs_per_distance", "an integer >= 1")
     check(FLAGS.batch_size >= 1, "batch_size", "an integer >= 1")
     from tfqsr.analysis.report import AnalysisOptions
     return run_dir, AnalysisOptions(
         n_samples=FLAGS.n_samples, offdiagonal_samples=FLAGS.offdiagonal_samples, seed=FLAGS.seed,
         saliency_samples=FLAGS.saliency_samples, saliency_steps=FLAGS.saliency_steps,
-        max_distance=FLAGS.max_distance, renyi_order=FLAGS.renyi_order, batch_size=FLAGS.batch_size)
+        max_distance=FLAGS.max_distance, xx_pairs_per_distance=FLAGS.xx_pairs_per_distance,
+        renyi_order=FLAGS.renyi_order, batch_size=FLAGS.batch_size)
 
 
 def main(argv):

@@ -135,3 +135,47 @@ def test_max_distance_limits_the_pairs(random_transformer):
     measured = analysis.correlations(random_transformer[0], n_samples=200, max_distance=2)
     assert measured.xx.distances.tolist() == [0, 1, 2]
     assert np.isnan(measured.zz.matrix.value[0, 3]) and np.isfinite(measured.zz.matrix.value[0, 2])
+
+
+@pytest.mark.parametrize("pairs_per_distance", [1, 3])
+def test_sampled_xx_pairs_estimate_the_distance_curve(ground_state, pairs_per_distance):
+    """Stratified random pairs: unbiased for the translation average even on the open chain,
+    whose correlations depend on position."""
+    wavefunction, psi = ground_state
+    samples = wavefunction.sample(3000, [0, 7]).numpy()
+    measured = analysis.xx_correlations(wavefunction, samples, pairs_per_distance=pairs_per_distance,
+                                        seed=3)
+    assert measured.matrix is None and measured.to_json()["matrix"] is None
+    assert_within(measured.by_distance, _by_distance(exact.correlations_xx(psi, 8)))
+
+
+@pytest.mark.parametrize("per_distance", [None, 1, 2, 5])
+def test_pair_strata_cover_each_distance_once(per_distance):
+    from tfqsr.analysis.observables import _pair_strata
+    strata = _pair_strata(9, None, per_distance)
+    np.testing.assert_allclose(strata.averaging.sum(axis=0), 1.0)
+    for r in range(9):
+        columns = strata.distance == r
+        covered = np.concatenate([np.arange(f, f + s) for f, s in
+                                  zip(strata.first[columns], strata.size[columns])])
+        assert sorted(covered.tolist()) == list(range(9 - r))
+    assert strata.exhaustive == (per_distance is None)
+    i = strata.first_sites(np.random.default_rng(0), 100)
+    assert np.all((i >= strata.first) & (i < strata.first + strata.size))
+
+
+def test_tfim_energy_ratios_give_the_x_magnetization(random_transformer):
+    """The TFIM's connected configurations are the single flips: <X_i> from the energy's ratios
+    equals the separate estimator on the same samples."""
+    from tfqsr.analysis.observables import single_flip_ratios
+    model = random_transformer[0]
+    samples = model.sample(300, [0, 9]).numpy()
+    op = TransverseFieldIsing(8, h=0.7)
+    e, _, _, ratios = analysis.energy(model, op, samples, return_ratios=True)
+    assert e == pytest.approx(analysis.energy(model, op, samples)[0])
+    shared = analysis.correlations(model, samples=samples, x_flip_ratios=single_flip_ratios(op, ratios))
+    direct = analysis.magnetization_x(model, samples)
+    np.testing.assert_allclose(shared.magnetization_x.value, direct.value, rtol=1e-5)
+    np.testing.assert_allclose(shared.magnetization_x.error, direct.error, rtol=1e-4)
+    assert single_flip_ratios(HaldaneShastry(8), ratios) is None
+    assert single_flip_ratios(TransverseFieldIsing(8, h=0.0), ratios[:, :1]) is None

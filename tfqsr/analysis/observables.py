@@ -23,6 +23,14 @@ Pair correlations are returned as full symmetric matrices (entries farther apart
 ``max_distance`` are NaN) and as functions of the distance r = |i - j|: C(r) is the average
 over all pairs at distance r (the translation average of an open or periodic chain), its error
 from the per-sample pair averages, so the correlations between pairs are accounted for.
+
+``<X_i X_j>`` costs one evaluation of psi per pair and sample. With ``pairs_per_distance = K``
+the distance curve is estimated from K pairs per distance and sample instead of all N - r: the
+first sites 0..N-r-1 are split into K equal strata, each sample draws one first site i uniformly
+in each stratum, and stratum k gets the weight (its size) / (N - r). The per-sample value is
+then an unbiased estimate of C(r) whatever the position dependence (open chains), the samples
+stay independent (so the standard error is exact), and each column's first changed site is
+known in advance (the stratum start), so autoregressive models reuse the prefixes.
 """
 import dataclasses
 import numbers
@@ -42,7 +50,8 @@ DEFAULT_BATCH_SIZE = 4096
 
 @dataclasses.dataclass(frozen=True)
 class PairCorrelation:
-    """A two-point function: ``matrix`` [N, N] and ``by_distance`` [max_distance + 1] Estimates."""
+    """A two-point function: ``matrix`` [N, N] (None when pairs were sampled, not enumerated)
+    and ``by_distance`` [max_distance + 1] Estimates."""
     matrix: Estimate
     by_distance: Estimate
 
@@ -51,7 +60,8 @@ class PairCorrelation:
         return np.arange(self.by_distance.value.shape[0])
 
     def to_json(self):
-        return {"distances": self.distances.tolist(), "matrix": self.matrix.to_json(),
+        return {"distances": self.distances.tolist(),
+                "matrix": None if self.matrix is None else self.matrix.to_json(),
                 "by_distance": self.by_distance.to_json()}
 
 
@@ -82,29 +92,56 @@ def _check_count(name, value, minimum=1):
     return int(value)
 
 
-def _pairs(n_sites, max_distance):
-    """Pairs (i, j), 0 <= j - i <= max_distance, as int [P, 2], and the [P, R + 1] matrix that
-    averages per-pair values over the pairs of each distance."""
+@dataclasses.dataclass(frozen=True)
+class _PairStrata:
+    """Columns p of a pair estimator: pairs (i, i + r_p) with i = first_p + a draw in
+    [0, size_p); ``averaging`` [P, R + 1] maps per-column values to the distance curve."""
+    distance: np.ndarray
+    first: np.ndarray
+    size: np.ndarray
+    averaging: np.ndarray
+
+    @property
+    def exhaustive(self):
+        """True when every column is one fixed pair (all pairs enumerated)."""
+        return bool(np.all(self.size == 1))
+
+    def first_sites(self, rng, n_samples):
+        """First sites i [n, P] of the pairs of ``n_samples`` samples."""
+        return self.first + np.floor(rng.random((n_samples, len(self.size))) * self.size).astype(np.int32)
+
+
+def _pair_strata(n_sites, max_distance, pairs_per_distance=None):
+    """All pairs with 0 <= r <= max_distance, or at most ``pairs_per_distance`` strata each."""
     max_distance = n_sites - 1 if max_distance is None else _check_count("max_distance", max_distance)
     max_distance = min(max_distance, n_sites - 1)
-    pairs = np.array([(i, i + r) for r in range(max_distance + 1) for i in range(n_sites - r)])
-    distance = pairs[:, 1] - pairs[:, 0]
-    averaging = np.zeros((len(pairs), max_distance + 1))
-    averaging[np.arange(len(pairs)), distance] = 1.0 / (n_sites - distance)
-    return pairs, averaging
+    per_distance = n_sites if pairs_per_distance is None else _check_count(
+        "pairs_per_distance", pairs_per_distance)
+    columns = []
+    for r in range(max_distance + 1):
+        for stratum in np.array_split(np.arange(n_sites - r), min(per_distance, n_sites - r)):
+            columns.append((r, stratum[0], len(stratum)))
+    distance, first, size = (np.array(c, np.int32) for c in zip(*columns))
+    averaging = np.zeros((len(columns), max_distance + 1))
+    averaging[np.arange(len(columns)), distance] = size / (n_sites - distance)
+    return _PairStrata(distance, first, size, averaging)
 
 
-def _pair_correlation(chunks, n_sites, pairs, averaging):
-    """Accumulate per-sample pair values ([n, P] in chunks) into a :class:`PairCorrelation`."""
+def _pair_correlation(chunks, n_sites, strata):
+    """Accumulate per-sample column values ([n, P] in chunks) into a :class:`PairCorrelation`
+    (with the matrix when the columns enumerate all pairs)."""
     per_pair, per_distance = MeanAccumulator(), MeanAccumulator()
     for values in chunks:
         per_pair.add(values)
-        per_distance.add(values @ averaging)
+        per_distance.add(values @ strata.averaging)
+    if not strata.exhaustive:
+        return PairCorrelation(None, per_distance.result())
     pair_estimate = per_pair.result()
+    i, j = strata.first, strata.first + strata.distance
     fields = []
     for column in (pair_estimate.value, pair_estimate.error):
         matrix = np.full((n_sites, n_sites), np.nan)
-        matrix[pairs[:, 0], pairs[:, 1]] = matrix[pairs[:, 1], pairs[:, 0]] = column
+        matrix[i, j] = matrix[j, i] = column
         fields.append(matrix)
     return PairCorrelation(Estimate(*fields), per_distance.result())
 
@@ -124,11 +161,11 @@ def zz_correlations(samples, *, connected=False, max_distance=None, batch_size=D
     n_sites = z.shape[1]
     if connected:
         z = z - z.mean(axis=0)
-    pairs, averaging = _pairs(n_sites, max_distance)
-    rows = max(1, batch_size // len(pairs))
-    chunks = (z[start:start + rows, pairs[:, 0]] * z[start:start + rows, pairs[:, 1]]
-              for start in range(0, len(z), rows))
-    return _pair_correlation(chunks, n_sites, pairs, averaging)
+    strata = _pair_strata(n_sites, max_distance)
+    i, j = strata.first, strata.first + strata.distance
+    rows = max(1, batch_size // len(i))
+    chunks = (z[start:start + rows, i] * z[start:start + rows, j] for start in range(0, len(z), rows))
+    return _pair_correlation(chunks, n_sites, strata)
 
 
 def flip_ratios(wavefunction, samples, flips, *, batch_size=DEFAULT_BATCH_SIZE, verbose=0):
@@ -167,44 +204,78 @@ def magnetization_x(wavefunction, samples, *, batch_size=DEFAULT_BATCH_SIZE, ver
     return accumulator.result()
 
 
-def xx_correlations(wavefunction, samples, *, max_distance=None, batch_size=DEFAULT_BATCH_SIZE,
-                    verbose=0):
+def xx_correlations(wavefunction, samples, *, max_distance=None, pairs_per_distance=None, seed=0,
+                    batch_size=DEFAULT_BATCH_SIZE, verbose=0):
     """``<X_i X_j>`` for ``|i - j| <= max_distance`` from samples [n, N] of ``wavefunction``.
 
-    One evaluation of psi per pair and sample (N(N+1)/2 per sample for all distances).
+    One evaluation of psi per pair and sample: all pairs (N(N+1)/2 per sample for all
+    distances), or, with ``pairs_per_distance`` K, K stratified random pairs per distance (see
+    the module docstring; ``seed`` draws them), which gives the distance curve but no matrix.
     Returns a :class:`PairCorrelation`.
     """
     samples = _check_samples(samples)
     n_sites = samples.shape[1]
-    pairs, averaging = _pairs(n_sites, max_distance)
-    one_hot = np.eye(n_sites, dtype=np.int32)
-    flips = one_hot[pairs[:, 0]] ^ one_hot[pairs[:, 1]]  # i == j flips nothing: <X_i X_i> = 1
-    chunks = flip_ratios(wavefunction, samples, flips, batch_size=batch_size, verbose=verbose)
-    return _pair_correlation(chunks, n_sites, pairs, averaging)
+    strata = _pair_strata(n_sites, max_distance, pairs_per_distance)
+    first_sites = strata.first_sites(np.random.default_rng(seed), len(samples))
+    first_changed = (n_sites,) + tuple(int(f) for f in strata.first)  # column 0: x itself
+    rows = max(1, batch_size // (len(strata.first) + 1))
+    distance = tf.constant(strata.distance)
+    chunks = map_batches(
+        lambda x, i: _pair_flip_ratio_chunk(wavefunction, x, i, distance, first_changed),
+        [samples, first_sites], rows, verbose=verbose)
+    return _pair_correlation(chunks, n_sites, strata)
 
 
-def energy(wavefunction, hamiltonian, samples, *, batch_size=DEFAULT_BATCH_SIZE, verbose=0):
+@tf.function(reduce_retracing=True)
+def _pair_flip_ratio_chunk(wavefunction, x, i, distance, first_changed):
+    """Re psi(x^{i, i+r}) / psi(x) [c, P] for x [c, N], first sites i [c, P], distances r [P]
+    (r = 0 flips nothing: <X_i X_i> = 1)."""
+    n_sites = tf.shape(x)[1]
+    masks = tf.bitwise.bitwise_xor(tf.one_hot(i, n_sites, dtype=tf.int32),
+                                   tf.one_hot(i + distance, n_sites, dtype=tf.int32))
+    configurations = tf.concat([x[:, None], tf.bitwise.bitwise_xor(x[:, None], masks)], axis=1)
+    log_psi = connected_log_psi(wavefunction, configurations, first_changed)
+    return real_ratio(log_psi[:, 1:] - log_psi[:, :1])
+
+
+def energy(wavefunction, hamiltonian, samples, *, batch_size=DEFAULT_BATCH_SIZE, verbose=0,
+           return_ratios=False):
     """``<H>`` from samples [n, N]: ``(energy, standard error, variance of E_loc)`` as floats.
 
-    Local energies ``E_loc(x) = sum_x' H_xx' psi(x') / psi(x)`` come from the operator's
+    Local energies ``E_loc(x) = sum_m H[x, x'_m] psi(x'_m) / psi(x)`` come from the operator's
     ``local_energy`` (``hamiltonian.max_conn`` evaluations of psi per sample); the statistics
-    are those of VMC (``tfqsr.vmc.estimators.energy_statistics``).
+    are those of VMC (``tfqsr.vmc.estimators.energy_statistics``). With ``return_ratios`` the
+    per-sample ``Re psi(x'_m) / psi(x)`` [n, M] are returned as well (fourth element): for an
+    operator with ``flip_masks`` they are flip ratios other estimators can reuse.
     """
     samples = _check_samples(samples)
     rows = max(1, batch_size // hamiltonian.max_conn)
-    e_loc = np.concatenate(list(map_batches(
-        lambda x: _local_energy_chunk(wavefunction, hamiltonian, x), [samples], rows,
-        verbose=verbose)))
-    return tuple(float(v) for v in energy_statistics(e_loc))
+    chunks = list(map_batches(lambda x: _local_energy_chunk(wavefunction, hamiltonian, x), [samples],
+                              rows, verbose=verbose))
+    statistics = tuple(float(v) for v in energy_statistics(np.concatenate([c[0] for c in chunks])))
+    return statistics + (np.concatenate([c[1] for c in chunks]),) if return_ratios else statistics
 
 
 @tf.function(reduce_retracing=True)
 def _local_energy_chunk(wavefunction, hamiltonian, x):
-    return hamiltonian.local_energy(wavefunction, x)
+    mels, ratios = hamiltonian.connected_ratios(wavefunction, x)
+    return tf.reduce_sum(tf.cast(mels, ratios.dtype) * ratios, axis=1), tf.math.real(ratios)
+
+
+def single_flip_ratios(hamiltonian, ratios):
+    """The columns of ``energy(..., return_ratios=True)`` that flip site 0, 1, ..., N - 1, as
+    [n, N], when the operator's columns 1..N are exactly these flips (TFIM); else None."""
+    masks = hamiltonian.flip_masks
+    n_sites = hamiltonian.n_sites
+    if masks is None or masks.shape[0] < n_sites + 1 or not np.array_equal(
+            masks[1:n_sites + 1], np.eye(n_sites, dtype=masks.dtype)):
+        return None
+    return ratios[:, 1:n_sites + 1]
 
 
 def correlations(wavefunction, *, n_samples=10000, seed=0, offdiagonal_samples=None,
-                 max_distance=None, batch_size=DEFAULT_BATCH_SIZE, verbose=0, samples=None):
+                 max_distance=None, xx_pairs_per_distance=None, batch_size=DEFAULT_BATCH_SIZE,
+                 verbose=0, samples=None, x_flip_ratios=None):
     """All correlation functions of ``wavefunction``: Z, ZZ, connected ZZ, X and XX.
 
     Args:
@@ -213,7 +284,11 @@ def correlations(wavefunction, *, n_samples=10000, seed=0, offdiagonal_samples=N
       offdiagonal_samples: how many of them the X and XX estimators use (they cost N and
         N(N+1)/2 evaluations of psi per sample; default all, 0 skips them).
       max_distance: largest |i - j| of the pair correlations (default N - 1).
+      xx_pairs_per_distance: XX from this many stratified random pairs per distance and sample
+        instead of all pairs (distance curve only; see ``xx_correlations``).
       samples: use these samples [n, N] instead of drawing.
+      x_flip_ratios: per-sample ``Re psi(x^i) / psi(x)`` [offdiagonal, N] already computed on
+        the off-diagonal samples (e.g. by the TFIM energy, ``single_flip_ratios``), for <X_i>.
     Returns a :class:`Correlations`.
     """
     if samples is None:
@@ -231,9 +306,12 @@ def correlations(wavefunction, *, n_samples=10000, seed=0, offdiagonal_samples=N
     subset = samples[:offdiagonal]
     options = dict(batch_size=batch_size, verbose=verbose)
     return dataclasses.replace(
-        result, magnetization_x=magnetization_x(wavefunction, subset, **options),
-        xx=xx_correlations(wavefunction, subset, max_distance=max_distance, **options))
+        result, magnetization_x=magnetization_x(wavefunction, subset, **options)
+        if x_flip_ratios is None else mean_estimate(x_flip_ratios),
+        xx=xx_correlations(wavefunction, subset, max_distance=max_distance,
+                           pairs_per_distance=xx_pairs_per_distance, seed=seed, **options))
 
 
 __all__ = ["Correlations", "PairCorrelation", "correlations", "energy", "flip_ratios",
-           "magnetization_x", "magnetization_z", "xx_correlations", "zz_correlations"]
+           "magnetization_x", "magnetization_z", "single_flip_ratios", "xx_correlations",
+           "zz_correlations"]

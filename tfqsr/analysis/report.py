@@ -23,7 +23,7 @@ import numpy as np
 from tfqsr import exact
 from tfqsr.analysis import plots, saliency
 from tfqsr.analysis.entropy import renyi_entropy_cuts
-from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy
+from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy, single_flip_ratios
 from tfqsr.analysis.statistics import draw_samples, json_values
 from tfqsr.runtime.rundir import read_config, write_json_atomic
 from tfqsr.vmc import config as vmc_config
@@ -47,6 +47,7 @@ class AnalysisOptions:
     saliency_samples: int = 32
     saliency_steps: int = 16
     max_distance: int = None
+    xx_pairs_per_distance: int = None
     renyi_order: int = 2
     batch_size: int = DEFAULT_BATCH_SIZE
 
@@ -115,15 +116,19 @@ def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, is_chief=True)
     subset = samples[:o.offdiagonal_samples]
 
     stage("energy", f"energy from {len(subset)} samples")
-    e, e_error, variance = energy(model, hamiltonian, subset, batch_size=o.batch_size, verbose=verbose)
+    e, e_error, variance, ratios = energy(model, hamiltonian, subset, batch_size=o.batch_size,
+                                          verbose=verbose, return_ratios=True)
     e_exact = exact.exact_energy(hamiltonian)
     summary = {"energy": e, "energy_error": e_error, "variance": variance,
                "exact_energy": e_exact, "n_samples": len(subset),
                "relative_error": None if e_exact is None else abs(e - e_exact) / abs(e_exact)}
 
-    stage("correlations", "correlations (X and XX from the off-diagonal samples)")
+    stage("correlations", "correlations (X and XX from the off-diagonal samples; X shared with "
+                          "the energy when the Hamiltonian's columns are the single flips)")
     measured = correlations(model, samples=samples, offdiagonal_samples=o.offdiagonal_samples,
-                            max_distance=o.max_distance, batch_size=o.batch_size, verbose=verbose)
+                            max_distance=o.max_distance, xx_pairs_per_distance=o.xx_pairs_per_distance,
+                            seed=o.seed, batch_size=o.batch_size, verbose=verbose,
+                            x_flip_ratios=single_flip_ratios(hamiltonian, ratios))
 
     per_replica = len(subset) // o.renyi_order
     stage("entropy", f"Rényi S_{o.renyi_order} of every cut from {o.renyi_order} x {per_replica} samples")

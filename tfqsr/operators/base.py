@@ -93,6 +93,12 @@ class Operator(abc.ABC):
         return self._first_changed_sites
 
     @property
+    def flip_masks(self):
+        """XOR masks int [M, N] when every column is a fixed flip, ``x_conn[:, m] = x ^ mask_m``
+        for all x (row 0 zero), else None. Lets estimators share evaluations of psi."""
+        return None
+
+    @property
     def conserves_magnetization(self):
         """True when the operator commutes with the total ``sum_i Z_i`` (so ED can be done in a
         sector of fixed number of down spins)."""
@@ -152,12 +158,17 @@ class Operator(abc.ABC):
         return tf.reshape(results.stack(), [-1])[:batch]
 
     def _local_energy_batch(self, log_psi_fn, x):
-        x_conn, mels = self.connected(x)
+        mels, ratios = self.connected_ratios(log_psi_fn, x)
+        return tf.reduce_sum(tf.cast(mels, ratios.dtype) * ratios, axis=1)
+
+    def connected_ratios(self, log_psi_fn, x):
+        """``(H[x, x'_m] float64 [B, M], psi(x'_m) / psi(x) [B, M])`` for int32 ``x`` [B, N],
+        the ratios in double precision (real or complex like log psi), from differences of
+        log psi formed in the model's dtype. ``log_psi_fn`` as in :meth:`local_energy`."""
+        x_conn, mels = self.connected(self._as_configurations(x))
         log_psi = connected_log_psi(log_psi_fn, x_conn, self.first_changed_sites)
         delta = log_psi - log_psi[:, :1]
-        double = tf.complex128 if delta.dtype.is_complex else tf.float64
-        ratios = tf.exp(tf.cast(delta, double))
-        return tf.reduce_sum(tf.cast(mels, double) * ratios, axis=1)
+        return mels, tf.exp(tf.cast(delta, tf.complex128 if delta.dtype.is_complex else tf.float64))
 
     def to_sparse(self, n_down=None):
         """The matrix ``H[row, col]`` as ``scipy.sparse.csr_matrix`` (float64).

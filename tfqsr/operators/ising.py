@@ -45,6 +45,10 @@ class TransverseFieldIsing(Operator):
         super().__init__(n_sites, 1 + n_flips, hilbert.first_set_sites(masks))
         self._masks = tf.constant(masks)
 
+    @property
+    def flip_masks(self):
+        return self._masks.numpy()
+
     def connected(self, x):
         x = self._as_configurations(x)
         z = hilbert.pauli_z(x)

@@ -53,7 +53,7 @@ class VMCTrainer:
 
     def local_energies(self, x):
         # log psi on the connected configurations dominates a step: an autoregressive model
-        # evaluates them reusing the prefix they share with x (XLA-compiled, see log_psi_connected).
+        # evaluates them reusing the prefix they share with x (see log_psi_connected).
         return self.hamiltonian.local_energy(self.model, x, chunk_size=self.chunk_size)
 
     def gradients(self, x, local_energies, energy):
