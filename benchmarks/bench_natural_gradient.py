@@ -21,6 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from tfqsr.vmc.config import LR_SCHEDULES, SR_SOLVERS  # noqa: E402 (no TensorFlow)
+
 FLAGS = flags.FLAGS
 
 # name: (VMCConfig fields, target relative error)
@@ -33,18 +35,21 @@ TARGETS = {
 
 def define_flags():
     flags.DEFINE_list("targets", ["tfim20"], f"Any of {', '.join(TARGETS)}.")
-    flags.DEFINE_integer("steps", 300, "Step budget (both codes).")
+    flags.DEFINE_integer("steps", 1000, "Step budget (both codes).")
     flags.DEFINE_float("max_seconds", 300.0, "Time limit of each training run (both codes).")
-    flags.DEFINE_integer("batch_size", 1024, "Samples per step.")
+    flags.DEFINE_integer("batch_size", 512, "Samples per step.")
     flags.DEFINE_enum("optimizer", "minsr", ["sr", "minsr"], "tfqsr natural gradient.")
     flags.DEFINE_float("lr", 0.05, "Peak learning rate tau (tfqsr: after -w warm-up steps).")
     flags.DEFINE_integer("warmup_steps", 20, "tfqsr learning-rate warm-up steps.")
+    flags.DEFINE_enum("lr_schedule", "constant", list(LR_SCHEDULES),
+                      "tfqsr: after the warm-up, 1/sqrt(step) decay (warmup) or constant.")
     flags.DEFINE_float("diag_shift", 1e-2, "Initial diagonal shift (both codes).")
     flags.DEFINE_float("diag_shift_decay", 0.98, "Diagonal shift decay per step (both codes).")
-    flags.DEFINE_float("diag_shift_min", 1e-4, "Smallest diagonal shift (both codes).")
-    flags.DEFINE_integer("d_model", 32, "Transformer width.")
+    flags.DEFINE_float("diag_shift_min", 1e-3, "Smallest diagonal shift (both codes).")
+    flags.DEFINE_integer("d_model", 16, "Transformer width.")
     flags.DEFINE_integer("num_layers", 2, "Transformer layers.")
-    flags.DEFINE_integer("jacobian_chunk_size", 8, "Samples per jacobian call.")
+    flags.DEFINE_enum("sr_solver", "direct", list(SR_SOLVERS), "tfqsr solver of the natural gradient.")
+    flags.DEFINE_integer("jacobian_chunk_size", 64, "Samples per chunk of per-sample gradients.")
     flags.DEFINE_integer("average", 10, "Final energy = mean over this many last steps.")
     flags.DEFINE_boolean("netket", True, "Also run NetKet's SR driver when NetKet is importable.")
     flags.DEFINE_float("netket_lr", 0.01, "NetKet SGD learning rate.")
@@ -72,8 +77,9 @@ def run_tfqsr(name, fields, exact_energy, target):
     config = vmc_config.VMCConfig(
         **fields, d_model=FLAGS.d_model, num_layers=FLAGS.num_layers, batch_size=FLAGS.batch_size,
         optimizer=FLAGS.optimizer, lr=FLAGS.lr, warmup_steps=FLAGS.warmup_steps,
-        diag_shift=FLAGS.diag_shift, diag_shift_decay=FLAGS.diag_shift_decay,
-        diag_shift_min=FLAGS.diag_shift_min, jacobian_chunk_size=FLAGS.jacobian_chunk_size).validate()
+        lr_schedule=FLAGS.lr_schedule, diag_shift=FLAGS.diag_shift, diag_shift_decay=FLAGS.diag_shift_decay,
+        diag_shift_min=FLAGS.diag_shift_min, sr_solver=FLAGS.sr_solver,
+        jacobian_chunk_size=FLAGS.jacobian_chunk_size).validate()
     model = vmc_config.build_model(config)
     n_parameters = sum(v.shape.num_elements() for v in model.trainable_variables)
     print(f"tfqsr {name}: transformer with {n_parameters} parameters, {config.optimizer}", flush=True)
@@ -87,7 +93,9 @@ def run_tfqsr(name, fields, exact_energy, target):
         metrics = trainer.step()
         energies.append(float(metrics["energy"]))
         if len(energies) % 10 == 0:
+            mean_error = abs(np.mean(energies[-FLAGS.average:]) - exact_energy) / abs(exact_energy)
             print(f"  step {len(energies)}: E {energies[-1]:.6f} rel. error {metrics['relative_error']:.2e} "
+                  f"(mean of last {FLAGS.average}: {mean_error:.2e}) "
                   f"condition {float(metrics['solve_condition']):.1e} "
                   f"v_score {float(metrics['v_score']):.2e} ({time.perf_counter() - start:.0f} s)", flush=True)
     report("tfqsr", name, len(energies), time.perf_counter() - start, energies, exact_energy, target)

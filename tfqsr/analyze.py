@@ -36,7 +36,7 @@ def define_flags():
                          "XX from this many stratified random pairs per distance and sample "
                          "(distance curve only) instead of all pairs (default).")
     flags.DEFINE_integer("renyi_order", 2, "Rényi index n >= 2 of the entropies of every cut.")
-    flags.DEFINE_integer("batch_size", 4096, "Configurations per call of the model (memory).")
+    flags.DEFINE_integer("batch_size", 1024, "Configurations per call of the model (memory).")
     flags.DEFINE_integer("verbose", 1, "1 progress bars, 0 silent.")
 
 

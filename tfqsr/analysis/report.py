@@ -112,7 +112,7 @@ def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, is_chief=True)
     o = options
     stage = _Stages(verbose)
     stage("sampling", f"sampling {o.n_samples} configurations of {hamiltonian!r}")
-    samples = draw_samples(model, o.n_samples, o.seed, batch_size=o.batch_size, verbose=verbose)
+    samples = draw_samples(model, o.n_samples, o.seed, verbose=verbose)
     subset = samples[:o.offdiagonal_samples]
 
     stage("energy", f"energy from {len(subset)} samples")

@@ -102,15 +102,22 @@ def real_ratio(delta_log_psi):
     return tf.math.real(tf.exp(tf.cast(delta_log_psi, double)))
 
 
-def draw_samples(wavefunction, n_samples, seed, *, batch_size=None, verbose=0):
-    """``n_samples`` exact samples [n, N] (numpy int32) drawn in batches of ``batch_size``
-    (default all at once), batch k with the stateless seed of stream k of ``seed``."""
-    batch_size = batch_size or n_samples
+# Samples per call of the sampler: its key/value cache then stays in the CPU caches (at N = 100
+# on one core: 950 samples/s in batches of 256 against 450 in batches of 4096).
+SAMPLE_BATCH_SIZE = 256
+
+
+def draw_samples(wavefunction, n_samples, seed, *, batch_size=SAMPLE_BATCH_SIZE, verbose=0):
+    """``n_samples`` exact samples [n, N] (numpy int32) drawn in batches of ``batch_size``,
+    batch k with the stateless seed of stream k of ``seed``. Every call draws a full batch (the
+    last one is cut), so the compiled sampler sees one shape."""
+    batch_size = min(batch_size, n_samples)
     progress = keras.utils.Progbar(n_samples, unit_name="sample") if verbose else None
     batches = []
     for k, start in enumerate(range(0, n_samples, batch_size)):
         count = min(batch_size, n_samples - start)
-        batches.append(np.asarray(wavefunction.sample(count, stateless_seed(seed, k)), np.int32))
+        batch = np.asarray(wavefunction.sample(batch_size, stateless_seed(seed, k)), np.int32)
+        batches.append(batch[:count])
         if progress is not None:
             progress.update(start + count)
     return np.concatenate(batches)

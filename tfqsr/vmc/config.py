@@ -45,7 +45,7 @@ class VMCConfig:
     diag_shift_decay: float = 1.0
     diag_shift_min: float = 0.0
     sr_solver: str = "direct"
-    jacobian_chunk_size: int = 8
+    jacobian_chunk_size: int = 64
     seed: int = 0
     chunk_size: int = 0
     checkpoint_every: int = 100
