@@ -25,7 +25,12 @@ def main():
     parser.add_argument("--saliency_steps", type=int, default=16)
     parser.add_argument("--max_distance", type=int, default=20)
     parser.add_argument("--xx_pairs_per_distance", type=int, default=4)
+    parser.add_argument("--intra_op_threads", type=int, default=1)
+    parser.add_argument("--inter_op_threads", type=int, default=0)
     args = parser.parse_args()
+
+    from tfqsr.runtime import threads
+    threads.configure(args.intra_op_threads, args.inter_op_threads)  # as python -m tfqsr.analyze
 
     from tfqsr.analysis.report import AnalysisOptions, analyze_run
     from tfqsr.runtime.export import export_wavefunction

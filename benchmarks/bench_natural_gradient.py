@@ -147,6 +147,8 @@ def main(argv):
     for name in FLAGS.targets:
         if name not in TARGETS:
             raise app.UsageError(f"--targets: unknown {name!r}; allowed: {', '.join(TARGETS)}")
+    from tfqsr.runtime import threads
+    threads.configure()  # the thread pools of python -m tfqsr.train_decoder's defaults
     for name in FLAGS.targets:
         fields, target = TARGETS[name]
         start = time.perf_counter()

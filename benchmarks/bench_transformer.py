@@ -90,6 +90,8 @@ def main():
     parser.add_argument("--train_n100", action="store_true", help="also train N=100 (hours on 2 cores)")
     parser.add_argument("--n20_steps", type=int, default=400)
     args = parser.parse_args()
+    from tfqsr.runtime import threads
+    threads.configure()  # the thread pools of python -m tfqsr.train_decoder's defaults
     throughput()
     train_to_target(20, args.n20_steps, batch=512, lr=0.01, warmup=40)
     if args.train_n100:

@@ -44,6 +44,7 @@ def _metrics(run_dir):
     (["--boundary", "twisted"], "--boundary"),
     (["--batch_size", "0"], "--batch_size"),
     (["--lr", "-1"], "--lr"),
+    (["--intra_op_threads", "-1"], "--intra_op_threads"),
 ])
 def test_bad_flags_exit_2_and_write_nothing(tmp_path, flags, named):
     run_dir = tmp_path / "run"

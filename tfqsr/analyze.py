@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
 from absl import flags  # noqa: E402
 
-from tfqsr.runtime import cli  # noqa: E402
+from tfqsr.runtime import cli, threads  # noqa: E402
 from tfqsr.runtime.config import ConfigError, require  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -38,6 +38,7 @@ def define_flags():
     flags.DEFINE_integer("renyi_order", 2, "Rényi index n >= 2 of the entropies of every cut.")
     flags.DEFINE_integer("batch_size", 1024, "Configurations per call of the model (memory).")
     flags.DEFINE_integer("verbose", 1, "1 progress bars, 0 silent.")
+    threads.define_flags()
 
 
 def options_from_flags():
@@ -63,6 +64,7 @@ def options_from_flags():
     check(FLAGS.xx_pairs_per_distance is None or FLAGS.xx_pairs_per_distance >= 1,
           "xx_pairs_per_distance", "an integer >= 1")
     check(FLAGS.batch_size >= 1, "batch_size", "an integer >= 1")
+    threads.check_flags()
     from tfqsr.analysis.report import AnalysisOptions
     return run_dir, AnalysisOptions(
         n_samples=FLAGS.n_samples, offdiagonal_samples=FLAGS.offdiagonal_samples, seed=FLAGS.seed,
@@ -75,6 +77,7 @@ def main(argv):
     if len(argv) > 1:
         raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
     run_dir, options = options_from_flags()
+    threads.configure_from_flags()
     from tfqsr.analysis.report import analyze_run
     from tfqsr.runtime.distributed import Distributed
     is_chief = Distributed().is_chief

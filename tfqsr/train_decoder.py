@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
 from absl import flags  # noqa: E402
 
-from tfqsr.runtime import cli
+from tfqsr.runtime import cli, threads
 from tfqsr.runtime.config import ConfigError
 from tfqsr.runtime.rundir import RunDirectoryError, check_run_dir, prepare_run_dir
 from tfqsr.vmc import config as vmc_config
@@ -68,11 +68,15 @@ def define_flags():
     flags.DEFINE_string("run_dir", None, "Run directory (default runs/<hamiltonian><N>).")
     flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
     flags.DEFINE_integer("verbose", 1, "1 progress bar, 2 one line per step, 0 silent.")
+    threads.define_flags()
 
 
 def config_from_flags():
+    """The VMCConfig of the flags, with every flag validated (ConfigError otherwise)."""
     fields = {f.name: FLAGS[f.name].value for f in vmc_config.dataclasses.fields(vmc_config.VMCConfig)}
-    return vmc_config.VMCConfig(**fields).validate()
+    config = vmc_config.VMCConfig(**fields).validate()
+    threads.check_flags()
+    return config
 
 
 def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
@@ -129,6 +133,7 @@ def main(argv):
     if len(argv) > 1:
         raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
     config = config_from_flags()
+    threads.configure_from_flags()
     run_dir = FLAGS.run_dir or os.path.join("runs", f"{config.hamiltonian}{config.system_size}")
     from tfqsr.runtime.distributed import Distributed
     distributed = Distributed()
