@@ -87,7 +87,8 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
     """
     config.validate()
     try:
-        mode = check_run_dir(run_dir, config.to_dict(), overwrite, RESUMABLE_FIELDS)
+        mode = check_run_dir(run_dir, config.to_dict(), overwrite, RESUMABLE_FIELDS,
+                             defaults=vmc_config.VMCConfig().to_dict())
     except RunDirectoryError as error:
         raise ConfigError(f"--run_dir: {error}") from None
     # Imported after validation so that bad input is reported before TensorFlow loads.

@@ -34,11 +34,13 @@ def read_config(run_dir):
         return json.load(f)
 
 
-def check_run_dir(run_dir, config, overwrite=False, resume_keys_ignored=()):
+def check_run_dir(run_dir, config, overwrite=False, resume_keys_ignored=(), defaults=None):
     """Raise RunDirectoryError if ``run_dir`` holds a run with a different configuration.
 
     Keys in ``resume_keys_ignored`` (e.g. the total number of steps, which a user may raise to
-    continue a finished run) may differ. Returns "new", "resume" or "overwrite". Writes nothing.
+    continue a finished run) may differ. Keys missing from the stored configuration take their
+    value from ``defaults`` (options added since that run was made, which it ran with).
+    Returns "new", "resume" or "overwrite". Writes nothing.
     """
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise RunDirectoryError(f"run_dir {run_dir!r} exists and is not a directory")
@@ -52,6 +54,7 @@ def check_run_dir(run_dir, config, overwrite=False, resume_keys_ignored=()):
     if overwrite:
         return "overwrite"
     current = {k: v for k, v in _normalize(config).items() if k not in resume_keys_ignored}
+    stored = {**_normalize(defaults or {}), **stored}
     previous = {k: v for k, v in stored.items() if k not in resume_keys_ignored}
     if current != previous:
         changed = sorted(k for k in set(current) | set(previous) if current.get(k) != previous.get(k))

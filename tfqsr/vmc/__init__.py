@@ -7,10 +7,10 @@ import importlib
 
 _EXPORTS = {
     "VMCConfig": "config", "build_hamiltonian": "config", "build_model": "config",
-    "build_optimizer": "config", "build_preconditioner": "config",
+    "build_optimizer": "config", "build_preconditioner": "config", "build_schedule": "config",
     "DiagonalShift": "natural_gradient", "NaturalGradient": "natural_gradient",
     "log_derivatives": "natural_gradient", "energy_statistics": "estimators", "surrogate_loss": "estimators",
-    "TransformerWarmup": "schedules", "VMCTrainer": "trainer",
+    "TransformerWarmup": "schedules", "WarmupConstant": "schedules", "VMCTrainer": "trainer",
 }
 __all__ = sorted(_EXPORTS)
 
