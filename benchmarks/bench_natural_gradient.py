@@ -80,6 +80,8 @@ def run_tfqsr(name, fields, exact_energy, target):
         lr_schedule=FLAGS.lr_schedule, diag_shift=FLAGS.diag_shift, diag_shift_decay=FLAGS.diag_shift_decay,
         diag_shift_min=FLAGS.diag_shift_min, sr_solver=FLAGS.sr_solver,
         jacobian_chunk_size=FLAGS.jacobian_chunk_size).validate()
+    import keras
+    keras.utils.set_random_seed(config.seed)  # initial weights as python -m tfqsr.train_decoder's
     model = vmc_config.build_model(config)
     n_parameters = sum(v.shape.num_elements() for v in model.trainable_variables)
     print(f"tfqsr {name}: transformer with {n_parameters} parameters, {config.optimizer}", flush=True)
