@@ -114,8 +114,9 @@ class AutoregressiveWavefunction(keras.Model):
         for start, group in _column_groups(row_starts, self.n_tokens):
             group_tokens = tf.reshape(tf.gather(tokens, group, axis=1), [-1, self.n_tokens])
             repeat = lambda t: None if t is None else tf.repeat(t, len(group), axis=0)  # noqa: E731
-            log_psi = self._group_function(tf.nest.map_structure(repeat, state), repeat(log_cond),
-                                           repeat(phase), group_tokens, start)
+            group_state = tf.nest.map_structure(repeat, state) if start < self.n_tokens else None
+            log_psi = self._group_function(group_state, repeat(log_cond), repeat(phase),
+                                           group_tokens, start)
             parts.append(tf.reshape(log_psi, [-1, len(group)]))
             columns.extend(group)
         order = sorted(range(len(columns)), key=columns.__getitem__)
@@ -127,7 +128,8 @@ class AutoregressiveWavefunction(keras.Model):
 
     def _group_log_psi(self, state, log_cond, phase, tokens, start):
         """log psi [K] of ``tokens`` [K, T] that agree before row ``start`` with the sequences of
-        the reference ``state`` and tables (repeated to K rows): rows >= start recomputed."""
+        the reference ``state`` and tables (repeated to K rows): rows >= start recomputed
+        (none, and no state needed, when ``start`` = T)."""
         if start < self.n_tokens:
             new_cond, new_phase, _ = self.decode_from(state, tokens, start)
             log_cond = tf.concat([log_cond[:, :start], new_cond], axis=1)
