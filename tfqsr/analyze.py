@@ -64,7 +64,7 @@ def options_from_flags():
     check(FLAGS.xx_pairs_per_distance is None or FLAGS.xx_pairs_per_distance >= 1,
           "xx_pairs_per_distance", "an integer >= 1")
     check(FLAGS.batch_size >= 1, "batch_size", "an integer >= 1")
-    threads.check_flags()
+    threads.check(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
     from tfqsr.analysis.report import AnalysisOptions
     return run_dir, AnalysisOptions(
         n_samples=FLAGS.n_samples, offdiagonal_samples=FLAGS.offdiagonal_samples, seed=FLAGS.seed,
@@ -77,7 +77,7 @@ def main(argv):
     if len(argv) > 1:
         raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
     run_dir, options = options_from_flags()
-    threads.configure_from_flags()
+    threads.configure(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
     from tfqsr.analysis.report import analyze_run
     from tfqsr.runtime.distributed import Distributed
     is_chief = Distributed().is_chief

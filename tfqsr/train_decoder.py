@@ -75,7 +75,7 @@ def config_from_flags():
     """The VMCConfig of the flags, with every flag validated (ConfigError otherwise)."""
     fields = {f.name: FLAGS[f.name].value for f in vmc_config.dataclasses.fields(vmc_config.VMCConfig)}
     config = vmc_config.VMCConfig(**fields).validate()
-    threads.check_flags()
+    threads.check(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
     return config
 
 
@@ -134,7 +134,7 @@ def main(argv):
     if len(argv) > 1:
         raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
     config = config_from_flags()
-    threads.configure_from_flags()
+    threads.configure(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
     run_dir = FLAGS.run_dir or os.path.join("runs", f"{config.hamiltonian}{config.system_size}")
     from tfqsr.runtime.distributed import Distributed
     distributed = Distributed()

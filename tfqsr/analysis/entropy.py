@@ -79,8 +79,9 @@ def swap_estimator(wavefunction, replicas, regions, *, batch_size=DEFAULT_BATCH_
     accumulator = MeanAccumulator()
     rows = max(1, batch_size // (order * (n_regions + 1)))
     tuples = tf.transpose(replicas, [1, 0, 2])  # [B, n, N]: one sample tuple per row
+    swapped_regions = tf.constant(swapped)
     for values in map_batches(
-            lambda x: _swap_products(wavefunction, x, tf.constant(swapped), first_changed), [tuples],
+            lambda x: _swap_products(wavefunction, x, swapped_regions, first_changed), [tuples],
             rows, verbose=verbose, unit_name="tuple"):
         accumulator.add(values)
     trace = accumulator.result()

@@ -181,7 +181,7 @@ def flip_ratios(wavefunction, samples, flips, *, batch_size=DEFAULT_BATCH_SIZE, 
     samples = _check_samples(samples)
     flips = np.asarray(flips, np.int32)
     first_changed = (samples.shape[1],) + hilbert.first_set_sites(flips)
-    masks = tf.constant(np.concatenate([np.zeros_like(flips[:1]), flips]))
+    masks = tf.constant(flips)
     rows = max(1, batch_size // (flips.shape[0] + 1))
     yield from map_batches(lambda x: _flip_ratio_chunk(wavefunction, x, masks, first_changed),
                            [samples], rows, verbose=verbose)
@@ -189,9 +189,15 @@ def flip_ratios(wavefunction, samples, flips, *, batch_size=DEFAULT_BATCH_SIZE, 
 
 @tf.function(reduce_retracing=True)
 def _flip_ratio_chunk(wavefunction, x, masks, first_changed):
-    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and masks [P + 1, N] (row 0 zero)."""
-    log_psi = connected_log_psi(wavefunction, tf.bitwise.bitwise_xor(x[:, None], masks[None]),
-                                first_changed)
+    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and fixed masks [P, N]."""
+    return _masked_ratios(wavefunction, x, masks[None], first_changed)
+
+
+def _masked_ratios(wavefunction, x, masks, first_changed):
+    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and masks [c or 1, P, N]; column 0 of
+    ``first_changed`` is x itself, column p + 1 the bound of mask p."""
+    configurations = tf.concat([x[:, None], tf.bitwise.bitwise_xor(x[:, None], masks)], axis=1)
+    log_psi = connected_log_psi(wavefunction, configurations, first_changed)
     return real_ratio(log_psi[:, 1:] - log_psi[:, :1])
 
 
@@ -234,9 +240,7 @@ def _pair_flip_ratio_chunk(wavefunction, x, i, distance, first_changed):
     n_sites = tf.shape(x)[1]
     masks = tf.bitwise.bitwise_xor(tf.one_hot(i, n_sites, dtype=tf.int32),
                                    tf.one_hot(i + distance, n_sites, dtype=tf.int32))
-    configurations = tf.concat([x[:, None], tf.bitwise.bitwise_xor(x[:, None], masks)], axis=1)
-    log_psi = connected_log_psi(wavefunction, configurations, first_changed)
-    return real_ratio(log_psi[:, 1:] - log_psi[:, :1])
+    return _masked_ratios(wavefunction, x, masks, first_changed)
 
 
 def energy(wavefunction, hamiltonian, samples, *, batch_size=DEFAULT_BATCH_SIZE, verbose=0,

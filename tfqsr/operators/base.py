@@ -165,7 +165,7 @@ class Operator(abc.ABC):
         """``(H[x, x'_m] float64 [B, M], psi(x'_m) / psi(x) [B, M])`` for int32 ``x`` [B, N],
         the ratios in double precision (real or complex like log psi), from differences of
         log psi formed in the model's dtype. ``log_psi_fn`` as in :meth:`local_energy`."""
-        x_conn, mels = self.connected(self._as_configurations(x))
+        x_conn, mels = self.connected(x)
         log_psi = connected_log_psi(log_psi_fn, x_conn, self.first_changed_sites)
         delta = log_psi - log_psi[:, :1]
         return mels, tf.exp(tf.cast(delta, tf.complex128 if delta.dtype.is_complex else tf.float64))

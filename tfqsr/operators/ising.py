@@ -43,11 +43,12 @@ class TransverseFieldIsing(Operator):
         # Row m of the XOR masks: nothing for the diagonal, then a flip of site m - 1.
         masks = np.eye(n_sites + 1, n_sites, k=-1, dtype=np.int32)[: 1 + n_flips]
         super().__init__(n_sites, 1 + n_flips, hilbert.first_set_sites(masks))
+        self._flip_masks = masks
         self._masks = tf.constant(masks)
 
     @property
     def flip_masks(self):
-        return self._masks.numpy()
+        return self._flip_masks
 
     def connected(self, x):
         x = self._as_configurations(x)

@@ -27,15 +27,10 @@ def define_flags():
                          "processes of this node).")
 
 
-def check_flags():
-    """Raise ConfigError unless both thread counts are integers >= 0."""
-    for name in ("intra_op_threads", "inter_op_threads"):
-        require(flags.FLAGS[name].value >= 0, name, "an integer >= 0 (0: automatic)",
-                flags.FLAGS[name].value)
-
-
-def configure_from_flags():
-    configure(flags.FLAGS.intra_op_threads, flags.FLAGS.inter_op_threads)
+def check(intra_op, inter_op):
+    """Raise ConfigError (naming the flag) unless both thread counts are integers >= 0."""
+    for name, value in (("intra_op_threads", intra_op), ("inter_op_threads", inter_op)):
+        require(value >= 0, name, "an integer >= 0 (0: automatic)", value)
 
 
 def configure(intra_op=1, inter_op=0):
