@@ -254,3 +254,31 @@ def test_subsystem_rejects_bad_sites(sites, message):
 def test_observables_reject_zero_state():
     with pytest.raises(ValueError, match="zero"):
         exact.magnetization_z(np.zeros(8), 3)
+
+
+# --- open TFIM chain from free fermions, against ED through the same operators --------------
+
+@pytest.mark.parametrize("n_sites,h,J",
+                         [(8, 1.0, 1.0), (7, 0.5, 1.0), (8, 2.0, -0.7), (6, -1.3, 0.4), (9, 1.0, 1.0)])
+def test_tfim_open_chain_free_fermions_equal_ed(n_sites, h, J):
+    psi = exact.ground_state(TransverseFieldIsing(n_sites, h=h, J=J))[1]
+    free = exact.tfim_open_chain_correlations(n_sites, h=h, J=J)
+    np.testing.assert_allclose(free["magnetization_z"], exact.magnetization_z(psi, n_sites), atol=1e-10)
+    np.testing.assert_allclose(free["magnetization_x"], exact.magnetization_x(psi, n_sites), atol=1e-10)
+    np.testing.assert_allclose(free["zz"], exact.correlations_zz(psi, n_sites), atol=1e-10)
+    np.testing.assert_allclose(free["xx"], exact.correlations_xx(psi, n_sites), atol=1e-10)
+    for n in (2, 3):
+        np.testing.assert_allclose(
+            exact.tfim_open_chain_renyi_entropies(n_sites, n, h=h, J=J),
+            [exact.renyi_entropy_exact(psi, n_sites, range(l), n) for l in range(1, n_sites)], atol=1e-10)
+
+
+def test_tfim_open_chain_rejects_a_degenerate_ground_state():
+    with pytest.raises(ValueError, match="degenerate"):  # h = 0: the two ferromagnetic states
+        exact.tfim_open_chain_correlations(6, h=0.0, J=1.0)
+
+
+@pytest.mark.parametrize("n", [1, 2.5])
+def test_tfim_open_chain_entropy_rejects_bad_order(n):
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        exact.tfim_open_chain_renyi_entropies(6, n)

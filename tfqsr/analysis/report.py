@@ -7,8 +7,8 @@
     RUN/analysis/*.png               energy against step, correlations against distance,
                                      S_n against cut, saliency heatmaps
 
-Systems of at most ``EXACT_MAX_SITES`` spins also get exact correlations and entropies from the
-ED ground state (``tfqsr.exact``). Everything is written into a temporary directory that
+Open TFIM chains of any length (free fermions) and other systems of at most ``EXACT_MAX_SITES``
+spins (the ED ground state) also get exact correlations and entropies (``tfqsr.exact``). Everything is written into a temporary directory that
 replaces ``RUN/analysis`` in one rename, by the chief process only.
 """
 import dataclasses
@@ -25,6 +25,7 @@ from tfqsr.analysis import plots, saliency
 from tfqsr.analysis.entropy import renyi_entropy_cuts
 from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy, single_flip_ratios
 from tfqsr.analysis.statistics import draw_samples, json_values
+from tfqsr.operators import TransverseFieldIsing
 from tfqsr.runtime.rundir import read_config, write_json_atomic
 from tfqsr.vmc import config as vmc_config
 
@@ -69,16 +70,25 @@ def _metrics(run_dir):
 
 
 def _exact_references(hamiltonian, order):
-    """Exact ZZ, XX, Z, X and S_n of every cut of the ED ground state, for small systems."""
+    """Exact Z, X, ZZ, XX and S_n of every cut: free fermions for the open TFIM chain (any N),
+    the ED ground state for other systems of at most EXACT_MAX_SITES spins, else None."""
     n = hamiltonian.n_sites
-    if n > EXACT_MAX_SITES:
+    if isinstance(hamiltonian, TransverseFieldIsing) and hamiltonian.shape is None and not hamiltonian.pbc:
+        h, J = hamiltonian.h, hamiltonian.J
+        references = exact.tfim_open_chain_correlations(n, h=h, J=J)
+        references["entropy"] = exact.tfim_open_chain_renyi_entropies(n, order, h=h, J=J)
+    elif n <= EXACT_MAX_SITES:
+        psi = exact.ground_state(hamiltonian)[1]
+        references = {"magnetization_z": exact.magnetization_z(psi, n),
+                      "magnetization_x": exact.magnetization_x(psi, n),
+                      "zz": exact.correlations_zz(psi, n), "xx": exact.correlations_xx(psi, n),
+                      "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order)
+                                           for l in range(1, n)])}
+    else:
         return None
-    psi = exact.ground_state(hamiltonian)[1]
-    z, zz = exact.magnetization_z(psi, n), exact.correlations_zz(psi, n)
-    return {"magnetization_z": z, "magnetization_x": exact.magnetization_x(psi, n),
-            "zz": zz, "zz_connected": zz - np.outer(z, z), "xx": exact.correlations_xx(psi, n),
-            "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order)
-                                 for l in range(1, n)])}
+    z = references["magnetization_z"]
+    references["zz_connected"] = references["zz"] - np.outer(z, z)
+    return references
 
 
 def _by_distance(matrix, max_distance):

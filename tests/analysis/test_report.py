@@ -1,0 +1,29 @@
+"""Exact references of the analysis report: free fermions for open TFIM chains of any length,
+ED for other small systems, none otherwise."""
+import numpy as np
+
+from tfqsr import exact
+from tfqsr.analysis.report import EXACT_MAX_SITES, _exact_references
+from tfqsr.operators import ModifiedHaldaneShastry, TransverseFieldIsing
+
+
+def test_open_tfim_chain_of_any_length_gets_free_fermion_references():
+    n = 3 * EXACT_MAX_SITES
+    references = _exact_references(TransverseFieldIsing(n, h=0.8), order=3)
+    free = exact.tfim_open_chain_correlations(n, h=0.8)
+    np.testing.assert_array_equal(references["zz"], free["zz"])
+    np.testing.assert_array_equal(references["zz_connected"], free["zz"])  # <Z_i> = 0
+    np.testing.assert_array_equal(references["entropy"], exact.tfim_open_chain_renyi_entropies(n, 3, h=0.8))
+
+
+def test_small_systems_get_ed_references():
+    op = ModifiedHaldaneShastry(8)
+    references = _exact_references(op, order=2)
+    psi = exact.ground_state(op)[1]
+    z = exact.magnetization_z(psi, 8)
+    np.testing.assert_allclose(references["zz_connected"], exact.correlations_zz(psi, 8) - np.outer(z, z))
+    np.testing.assert_allclose(references["entropy"][3], exact.renyi_entropy_exact(psi, 8, range(4), 2))
+
+
+def test_large_systems_without_a_closed_form_get_none():
+    assert _exact_references(TransverseFieldIsing(EXACT_MAX_SITES + 2, pbc=True), order=2) is None
