@@ -27,3 +27,8 @@ def test_small_systems_get_ed_references():
 
 def test_large_systems_without_a_closed_form_get_none():
     assert _exact_references(TransverseFieldIsing(EXACT_MAX_SITES + 2, pbc=True), order=2) is None
+
+
+def test_degenerate_open_tfim_chain_falls_back_to_ed_or_none():
+    assert _exact_references(TransverseFieldIsing(EXACT_MAX_SITES + 2, h=0.0), order=2) is None
+    assert _exact_references(TransverseFieldIsing(6, h=0.0), order=2)["entropy"].shape == (5,)

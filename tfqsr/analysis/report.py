@@ -8,8 +8,9 @@
                                      S_n against cut, saliency heatmaps
 
 Open TFIM chains of any length (free fermions) and other systems of at most ``EXACT_MAX_SITES``
-spins (the ED ground state) also get exact correlations and entropies (``tfqsr.exact``). Everything is written into a temporary directory that
-replaces ``RUN/analysis`` in one rename, by the chief process only.
+spins (the ED ground state) also get exact correlations and entropies (``tfqsr.exact``).
+Everything is written into a temporary directory that replaces ``RUN/analysis`` in one rename,
+by the chief process only.
 """
 import dataclasses
 import json
@@ -70,24 +71,39 @@ def _metrics(run_dir):
 
 
 def _exact_references(hamiltonian, order):
-    """Exact Z, X, ZZ, XX and S_n of every cut: free fermions for the open TFIM chain (any N),
-    the ED ground state for other systems of at most EXACT_MAX_SITES spins, else None."""
-    n = hamiltonian.n_sites
-    if isinstance(hamiltonian, TransverseFieldIsing) and hamiltonian.shape is None and not hamiltonian.pbc:
-        h, J = hamiltonian.h, hamiltonian.J
-        references = exact.tfim_open_chain_correlations(n, h=h, J=J)
-        references["entropy"] = exact.tfim_open_chain_renyi_entropies(n, order, h=h, J=J)
-    elif n <= EXACT_MAX_SITES:
-        psi = exact.ground_state(hamiltonian)[1]
-        references = {"magnetization_z": exact.magnetization_z(psi, n),
-                      "magnetization_x": exact.magnetization_x(psi, n),
-                      "zz": exact.correlations_zz(psi, n), "xx": exact.correlations_xx(psi, n),
-                      "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order)
-                                           for l in range(1, n)])}
-    else:
+    """Exact Z, X, ZZ, XX and S_n of every cut: free fermions for the open TFIM chain (any N,
+    unique ground state), the ED ground state for other systems of at most EXACT_MAX_SITES spins,
+    else None."""
+    references = _open_tfim_references(hamiltonian, order)
+    if references is None and hamiltonian.n_sites <= EXACT_MAX_SITES:
+        references = _ed_references(hamiltonian, order)
+    if references is None:
         return None
     z = references["magnetization_z"]
     references["zz_connected"] = references["zz"] - np.outer(z, z)
+    return references
+
+
+def _ed_references(hamiltonian, order):
+    n = hamiltonian.n_sites
+    psi = exact.ground_state(hamiltonian)[1]
+    return {"magnetization_z": exact.magnetization_z(psi, n), "magnetization_x": exact.magnetization_x(psi, n),
+            "zz": exact.correlations_zz(psi, n), "xx": exact.correlations_xx(psi, n),
+            "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order) for l in range(1, n)])}
+
+
+def _open_tfim_references(hamiltonian, order):
+    """Free-fermion references of an open TFIM chain, or None (another system, or a degenerate
+    ground state, h = 0, whose references are not unique)."""
+    if not (isinstance(hamiltonian, TransverseFieldIsing) and hamiltonian.shape is None
+            and not hamiltonian.pbc):
+        return None
+    h, J, n = hamiltonian.h, hamiltonian.J, hamiltonian.n_sites
+    try:
+        references = exact.tfim_open_chain_correlations(n, h=h, J=J)
+    except ValueError:
+        return None
+    references["entropy"] = exact.tfim_open_chain_renyi_entropies(n, order, h=h, J=J)
     return references
 
 
