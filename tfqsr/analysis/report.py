@@ -85,11 +85,14 @@ def _exact_references(hamiltonian, order):
 
 
 def _ed_references(hamiltonian, order):
+    """The references of ``_exact_references`` from the ED ground state (small systems)."""
     n = hamiltonian.n_sites
     psi = exact.ground_state(hamiltonian)[1]
-    return {"magnetization_z": exact.magnetization_z(psi, n), "magnetization_x": exact.magnetization_x(psi, n),
+    return {"magnetization_z": exact.magnetization_z(psi, n),
+            "magnetization_x": exact.magnetization_x(psi, n),
             "zz": exact.correlations_zz(psi, n), "xx": exact.correlations_xx(psi, n),
-            "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order) for l in range(1, n)])}
+            "entropy": np.array([exact.renyi_entropy_exact(psi, n, range(l), order)
+                                 for l in range(1, n)])}
 
 
 def _open_tfim_references(hamiltonian, order):
