@@ -14,7 +14,7 @@ VALIDATE = """
 import sys
 from absl import flags
 from tfqsr import train_decoder
-from tfqsr.runtime.config import ConfigError
+from tfqsr.validation import ConfigError
 train_decoder.define_flags()
 flags.FLAGS(["train_decoder", "--flagfile=" + sys.argv[1]])
 try:

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 from absl import flags  # noqa: E402
 
 from tfqsr.runtime import cli, threads  # noqa: E402
-from tfqsr.runtime.config import ConfigError, require  # noqa: E402
+from tfqsr.validation import ConfigError, require  # noqa: E402
 
 FLAGS = flags.FLAGS
 

@@ -8,9 +8,8 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-from tfqsr import hilbert
+from tfqsr import hilbert, validation
 from tfqsr.operators import HaldaneShastry, Operator, TransverseFieldIsing
-from tfqsr.operators.base import is_integer, require_n_sites, require_real
 
 # Largest number of sites handled by exact diagonalization (full space 2**20).
 MAX_ED_SITES = 20
@@ -88,6 +87,11 @@ def ground_state_energy(op, n_down="auto"):
     return ground_state(op, n_down)[0]
 
 
+def _tfim_parameters(n_sites, h, J):
+    """(n_sites, h, J) of a TFIM chain, validated."""
+    return validation.integer("n_sites", n_sites, minimum=2), validation.real("h", h), validation.real("J", J)
+
+
 def tfim_ground_state_energy(n_sites, h=1.0, J=1.0, pbc=False):
     """Exact ground-state energy of ``H = -J sum_i Z_i Z_{i+1} - h sum_i X_i`` on a chain.
 
@@ -117,7 +121,7 @@ def tfim_ground_state_energy(n_sites, h=1.0, J=1.0, pbc=False):
     is not, and the parity correction decides. For N = 2 the periodic chain has a single bond
     (bonds are distinct pairs) and equals the open chain.
     """
-    n, h, J = require_n_sites(n_sites), require_real("h", h), require_real("J", J)
+    n, h, J = _tfim_parameters(n_sites, h, J)
     if not pbc or n == 2:
         bidiagonal = np.diag(np.full(n, h)) + np.diag(np.full(n - 1, J), k=1)
         return float(-np.linalg.svd(bidiagonal, compute_uv=False).sum())
@@ -138,7 +142,7 @@ def haldane_shastry_ground_state_energy(n_sites):
     """Ground-state energy ``-(pi^2/6)(N + 5/N)`` of :class:`~tfqsr.operators.HaldaneShastry`
     for even N, Pauli units (Haldane 1988, Shastry 1988: ``-(pi^2/24)(N + 5/N)`` for
     ``sum S_i.S_j / d_ij^2`` with ``S = sigma/2``; the Pauli form is 4 times that)."""
-    if not is_integer(n_sites) or n_sites < 2 or n_sites % 2:
+    if not validation.is_integer(n_sites) or n_sites < 2 or n_sites % 2:
         raise ValueError(f"n_sites must be an even integer >= 2, got {n_sites!r}")
     return float(-(np.pi**2 / 6) * (n_sites + 5 / n_sites))
 
@@ -176,7 +180,7 @@ def _check_sites(sites, n_sites):
     sites = list(sites)
     if not sites:
         raise ValueError("sites must not be empty")
-    if not all(is_integer(s) for s in sites):
+    if not all(validation.is_integer(s) for s in sites):
         raise ValueError(f"sites must be integers, got {sites!r}")
     if any(not 0 <= s < n_sites for s in sites):
         raise ValueError(f"sites must lie in [0, n_sites={n_sites}), got {sites!r}")
@@ -213,7 +217,7 @@ def renyi_entropy_exact(psi, n_sites, sites, n=2):
     Uses the Schmidt coefficients of the bipartition ``A | not A`` (``Tr rho_A^n = sum_k
     s_k^(2n)``), so it costs ``O(2**N min(2**|A|, 2**(N-|A|)))``.
     """
-    if not is_integer(n) or n < 2:
+    if not validation.is_integer(n) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     schmidt = np.linalg.svd(_bipartition(psi, n_sites, sites), compute_uv=False)
     return float(np.log(np.sum(schmidt ** (2 * n))) / (1 - n))
@@ -256,7 +260,7 @@ def correlations_xx(psi, n_sites):
 
 def _tfim_open_majorana_block(n_sites, h, J):
     """``G[j, l] = <i A_j B_l>`` in the ground state of the open TFIM chain (see below)."""
-    n, h, J = require_n_sites(n_sites), require_real("h", h), require_real("J", J)
+    n, h, J = _tfim_parameters(n_sites, h, J)
     coupling = np.diag(np.full(n, h)) - np.diag(np.full(n - 1, J), k=-1)  # K / 2
     u, singular_values, vt = np.linalg.svd(coupling)
     if singular_values.min() <= 1e-12 * max(1.0, singular_values.max()):
@@ -304,7 +308,7 @@ def tfim_open_chain_renyi_entropies(n_sites, n=2, h=1.0, J=1.0):
     values ``nu_k`` give ``S_n = sum_k log[((1 + nu_k)/2)^n + ((1 - nu_k)/2)^n] / (1 - n)``
     (natural log), integer ``n >= 2``. Returns an ``[N - 1]`` array.
     """
-    if not is_integer(n) or n < 2:
+    if not validation.is_integer(n) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     g = _tfim_open_majorana_block(n_sites, h, J)
     entropies = []

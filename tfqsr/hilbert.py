@@ -20,23 +20,13 @@ Conventions used by every other module:
     >>> spins_to_tokens([[0, 1, 1, 0]], 2).numpy()   # words (0,1) and (1,0)
     array([[1, 2]], dtype=int32)
 """
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
+from tfqsr import validation
+
 # Tokens are int32, so a word holds at most 31 bits.
 MAX_WORD_SIZE = 31
-
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if not _is_integer(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def configurations_to_indices(x):
@@ -58,7 +48,7 @@ def configurations_to_indices(x):
 
 def indices_to_configurations(indices, n_sites):
     """Inverse of :func:`configurations_to_indices`: int32 ``[..., N]`` configurations."""
-    n_sites = _check_positive_int("n_sites", n_sites)
+    n_sites = validation.integer("n_sites", n_sites, minimum=1)
     indices = np.asarray(indices, dtype=np.int64)
     shifts = np.arange(n_sites - 1, -1, -1, dtype=np.int64)
     return ((indices[..., None] >> shifts) & 1).astype(np.int32)
@@ -66,14 +56,14 @@ def indices_to_configurations(indices, n_sites):
 
 def all_configurations(n_sites):
     """All ``2**N`` configurations as int32 ``[2**N, N]``; row ``r`` has basis index ``r``."""
-    n_sites = _check_positive_int("n_sites", n_sites)
+    n_sites = validation.integer("n_sites", n_sites, minimum=1)
     return indices_to_configurations(np.arange(2**n_sites, dtype=np.int64), n_sites)
 
 
 def sector_indices(n_sites, n_down):
     """Sorted basis indices (int64) of the configurations with exactly ``n_down`` spins down."""
-    n_sites = _check_positive_int("n_sites", n_sites)
-    if not _is_integer(n_down) or not 0 <= n_down <= n_sites:
+    n_sites = validation.integer("n_sites", n_sites, minimum=1)
+    if not validation.is_integer(n_down) or not 0 <= n_down <= n_sites:
         raise ValueError(f"n_down must be an integer in [0, n_sites={n_sites}], got {n_down!r}")
     indices = np.arange(2**n_sites, dtype=np.int64)
     return indices[np.bitwise_count(indices) == n_down]
@@ -87,7 +77,7 @@ def sector_configurations(n_sites, n_down):
 
 def site_tensor(psi, n_sites):
     """View a state vector over the basis as a tensor ``[2]*N`` whose axis ``i`` is ``x_i``."""
-    n_sites = _check_positive_int("n_sites", n_sites)
+    n_sites = validation.integer("n_sites", n_sites, minimum=1)
     psi = np.asarray(psi)
     if psi.shape != (2**n_sites,):
         raise ValueError(f"psi must have shape (2**n_sites,) = ({2**n_sites},), got {psi.shape}")
@@ -109,7 +99,7 @@ def first_set_sites(masks):
 def word_size(dictionary_size):
     """Bits per token ``w = log2(d)`` for a dictionary of ``d = 2**w`` tokens."""
     d = dictionary_size
-    if not _is_integer(d) or d < 2 or d & (d - 1) or d > 2**MAX_WORD_SIZE:
+    if not validation.is_integer(d) or d < 2 or d & (d - 1) or d > 2**MAX_WORD_SIZE:
         raise ValueError(
             f"dictionary_size must be a power of two >= 2 (and <= 2**{MAX_WORD_SIZE} so tokens "
             f"fit in int32), got {d!r}"
@@ -118,7 +108,7 @@ def word_size(dictionary_size):
 
 
 def _check_word_size(w):
-    if not _is_integer(w) or not 1 <= w <= MAX_WORD_SIZE:
+    if not validation.is_integer(w) or not 1 <= w <= MAX_WORD_SIZE:
         raise ValueError(f"word_size must be an integer in [1, {MAX_WORD_SIZE}], got {w!r}")
     return int(w)
 
@@ -126,7 +116,7 @@ def _check_word_size(w):
 def check_n_sites(n_sites, word_size):
     """Validate that ``n_sites`` splits into words of ``word_size`` bits; returns the number of
     tokens ``n_sites // word_size``."""
-    n_sites = _check_positive_int("n_sites", n_sites)
+    n_sites = validation.integer("n_sites", n_sites, minimum=1)
     w = _check_word_size(word_size)
     if n_sites % w:
         raise ValueError(

@@ -9,7 +9,6 @@ configuration in an existing run directory is refused unless --overwrite.
 
 From Python: ``tfqsr.train_decoder.run(VMCConfig(...), run_dir)``.
 """
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
@@ -17,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 from absl import flags  # noqa: E402
 
 from tfqsr.runtime import cli, threads
-from tfqsr.runtime.config import ConfigError
+from tfqsr.validation import ConfigError
 from tfqsr.runtime.rundir import RunDirectoryError, check_run_dir, prepare_run_dir
 from tfqsr.vmc import config as vmc_config
 
@@ -121,9 +120,8 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
 
 
 def _summary(run_dir):
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    last = rows[-1]
+    from tfqsr.runtime.logging import read_metrics
+    last = read_metrics(run_dir)[-1]
     text = f"step {last['step']}: energy {last['energy']:.6f} +- {last['energy_error']:.6f}"
     if last.get("exact_energy") is not None:
         text += f", exact {last['exact_energy']:.6f}, relative error {last['relative_error']:.2e}"

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tfqsr import hilbert, operators
-from tfqsr.runtime.config import ConfigError
+from tfqsr.validation import ConfigError
 from tfqsr.vmc import config as vmc_config
 from tfqsr.vmc import natural_gradient as ng
 from tfqsr.wavefunctions import TransformerWavefunction

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfqsr.runtime.config import ConfigError
+from tfqsr.validation import ConfigError
 from tfqsr.vmc import config as vmc_config
 from tfqsr.vmc.schedules import TransformerWarmup, WarmupConstant
 

@@ -9,13 +9,11 @@
 
 Open TFIM chains of any length (free fermions) and other systems of at most ``EXACT_MAX_SITES``
 spins (the ED ground state) also get exact correlations and entropies (``tfqsr.exact``).
-Everything is written into a temporary directory that replaces ``RUN/analysis`` in one rename,
+Everything is written into a temporary directory that then replaces ``RUN/analysis``,
 by the chief process only.
 """
 import dataclasses
-import json
 import os
-import shutil
 import time
 
 import keras
@@ -27,7 +25,9 @@ from tfqsr.analysis.entropy import renyi_entropy_cuts
 from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy, single_flip_ratios
 from tfqsr.analysis.statistics import draw_samples, json_values
 from tfqsr.operators import TransverseFieldIsing
-from tfqsr.runtime.rundir import read_config, write_json_atomic
+from tfqsr.runtime.files import staged_directory, write_json_atomic
+from tfqsr.runtime.logging import read_metrics
+from tfqsr.runtime.rundir import read_config
 from tfqsr.vmc import config as vmc_config
 
 EXACT_MAX_SITES = 12
@@ -60,14 +60,6 @@ def load_run(run_dir):
     config = vmc_config.VMCConfig(**read_config(run_dir))
     model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
     return config, model
-
-
-def _metrics(run_dir):
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _exact_references(hamiltonian, order):
@@ -180,9 +172,12 @@ def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, is_chief=True)
 
 def _write(run_dir, options, summary, measured, entropy, maps, reference):
     target = os.path.join(run_dir, ANALYSIS_DIR)
-    tmp = target + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    with staged_directory(target) as tmp:
+        _write_files(tmp, run_dir, options, summary, measured, entropy, maps, reference)
+    return target
+
+
+def _write_files(tmp, run_dir, options, summary, measured, entropy, maps, reference):
     cuts = np.arange(1, len(entropy.value) + 1)
     correlation_json = measured.to_json()
     if reference is not None:
@@ -198,7 +193,7 @@ def _write(run_dir, options, summary, measured, entropy, maps, reference):
     for name, content in files.items():
         write_json_atomic(os.path.join(tmp, name), content)
 
-    rows = [r for r in _metrics(run_dir) if r.get("energy") is not None]
+    rows = [r for r in read_metrics(run_dir) if r.get("energy") is not None]
     if rows:
         plots.plot_energy([r["step"] for r in rows], [r["energy"] for r in rows],
                           [r.get("energy_error") or 0.0 for r in rows],
@@ -220,6 +215,3 @@ def _write(run_dir, options, summary, measured, entropy, maps, reference):
         "spin_flip": "spin-flip propagation (JSD, nats)",
         "input_x_gradient": "input x gradient",
         "integrated_attention_gradient": f"integrated attention x gradient ({options.saliency_steps} steps)"})
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
-    return target

@@ -11,35 +11,15 @@ whose configuration is ``x`` itself, so any wavefunction can evaluate every entr
 its bit order are those of :mod:`tfqsr.hilbert`.
 """
 import abc
-import numbers
 
 import numpy as np
 import scipy.sparse
 import tensorflow as tf
 
-from tfqsr import hilbert
+from tfqsr import hilbert, validation
 
 # Upper bound on the bytes of one batch of connected configurations built by `to_sparse`.
 _SPARSE_BATCH_BYTES = 2**26
-
-
-def is_integer(value):
-    """True for Python and numpy integers, False for bools and everything else."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def require_n_sites(n_sites, minimum=2):
-    """Return ``n_sites`` as int, or raise ValueError unless it is an integer >= ``minimum``."""
-    if not is_integer(n_sites) or n_sites < minimum:
-        raise ValueError(f"n_sites must be an integer >= {minimum}, got {n_sites!r}")
-    return int(n_sites)
-
-
-def require_real(name, value):
-    """Return ``value`` as a finite float, or raise ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
 
 
 def connected_log_psi(wavefunction, x_conn, first_changed_sites):
@@ -67,7 +47,7 @@ class Operator(abc.ABC):
     name = "operator"
 
     def __init__(self, n_sites, max_conn, first_changed_sites=None):
-        self._n_sites = require_n_sites(n_sites, minimum=1)
+        self._n_sites = validation.integer("n_sites", n_sites, minimum=1)
         self._max_conn = int(max_conn)
         if first_changed_sites is None:
             first_changed_sites = (self._n_sites,) + (0,) * (self._max_conn - 1)
@@ -140,8 +120,8 @@ class Operator(abc.ABC):
         x = self._as_configurations(x)
         if chunk_size is None:
             return self._local_energy_batch(log_psi_fn, x)
-        if not is_integer(chunk_size) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be None or a positive integer, got {chunk_size!r}")
+        validation.check(validation.is_integer(chunk_size) and chunk_size >= 1, "chunk_size",
+                         "None or an integer >= 1", chunk_size)
         batch = tf.shape(x)[0]
         n_chunks = tf.maximum((batch + chunk_size - 1) // chunk_size, 1)
         padded = tf.pad(x, [[0, n_chunks * chunk_size - batch], [0, 0]])

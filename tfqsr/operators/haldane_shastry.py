@@ -2,7 +2,7 @@
 couplings in the chord distance."""
 import numpy as np
 
-from tfqsr.operators.base import require_n_sites
+from tfqsr import validation
 from tfqsr.operators.pair import PairInteraction
 
 
@@ -22,7 +22,7 @@ class HaldaneShastry(PairInteraction):
     name = "haldane_shastry"
 
     def __init__(self, n_sites):
-        n_sites = require_n_sites(n_sites)
+        n_sites = validation.integer("n_sites", n_sites, minimum=2)
         pairs, coupling = inverse_square_couplings(n_sites)
         super().__init__(n_sites, pairs, j_zz=coupling, j_xy=coupling)
 
@@ -38,7 +38,7 @@ class ModifiedHaldaneShastry(PairInteraction):
     name = "modified_haldane_shastry"
 
     def __init__(self, n_sites):
-        n_sites = require_n_sites(n_sites)
+        n_sites = validation.integer("n_sites", n_sites, minimum=2)
         pairs, coupling = inverse_square_couplings(n_sites)
         super().__init__(n_sites, pairs, j_zz=coupling, j_xy=-coupling)
 

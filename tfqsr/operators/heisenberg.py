@@ -1,6 +1,6 @@
 """Heisenberg chain."""
+from tfqsr import validation
 from tfqsr.operators import bonds
-from tfqsr.operators.base import require_n_sites, require_real
 from tfqsr.operators.pair import PairInteraction
 
 
@@ -12,8 +12,8 @@ class Heisenberg(PairInteraction):
     name = "heisenberg"
 
     def __init__(self, n_sites, J=1.0, pbc=True):
-        n_sites = require_n_sites(n_sites)
-        self.J = require_real("J", J)
+        n_sites = validation.integer("n_sites", n_sites, minimum=2)
+        self.J = validation.real("J", J)
         self.pbc = bool(pbc)
         pairs = bonds.chain_bonds(n_sites, self.pbc)
         super().__init__(n_sites, pairs, [self.J] * len(pairs), [self.J] * len(pairs))

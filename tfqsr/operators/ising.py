@@ -2,9 +2,9 @@
 import numpy as np
 import tensorflow as tf
 
-from tfqsr import hilbert
+from tfqsr import hilbert, validation
 from tfqsr.operators import bonds
-from tfqsr.operators.base import Operator, is_integer, require_n_sites, require_real
+from tfqsr.operators.base import Operator
 
 
 class TransverseFieldIsing(Operator):
@@ -23,15 +23,15 @@ class TransverseFieldIsing(Operator):
     name = "tfim"
 
     def __init__(self, n_sites, h=1.0, J=1.0, pbc=False, shape=None):
-        n_sites = require_n_sites(n_sites)
-        self.h = require_real("h", h)
-        self.J = require_real("J", J)
+        n_sites = validation.integer("n_sites", n_sites, minimum=2)
+        self.h = validation.real("h", h)
+        self.J = validation.real("J", J)
         self.pbc = bool(pbc)
         if shape is None:
             self.shape = None
             self.bonds = bonds.chain_bonds(n_sites, self.pbc)
         else:
-            valid = isinstance(shape, (tuple, list)) and len(shape) == 2 and all(is_integer(s) and s >= 2 for s in shape)
+            valid = isinstance(shape, (tuple, list)) and len(shape) == 2 and all(validation.is_integer(s) and s >= 2 for s in shape)
             if not valid or shape[0] * shape[1] != n_sites:
                 raise ValueError(
                     f"shape must be a pair (Lx, Ly) of integers >= 2 with Lx * Ly = n_sites={n_sites}, "

@@ -3,8 +3,8 @@ Haldane–Shastry and modified Haldane–Shastry Hamiltonians."""
 import numpy as np
 import tensorflow as tf
 
-from tfqsr import hilbert
-from tfqsr.operators.base import Operator, require_n_sites
+from tfqsr import hilbert, validation
+from tfqsr.operators.base import Operator
 
 
 class PairInteraction(Operator):
@@ -29,7 +29,7 @@ class PairInteraction(Operator):
     name = "pair_interaction"
 
     def __init__(self, n_sites, pairs, j_zz, j_xy):
-        n_sites = require_n_sites(n_sites)
+        n_sites = validation.integer("n_sites", n_sites, minimum=2)
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         j_zz = np.asarray(j_zz, dtype=np.float64).reshape(-1)
         j_xy = np.asarray(j_xy, dtype=np.float64).reshape(-1)

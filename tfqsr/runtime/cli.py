@@ -8,7 +8,7 @@ import sys
 from absl import app
 from absl import logging
 
-from tfqsr.runtime.config import ConfigError
+from tfqsr.validation import ConfigError
 
 USAGE_EXIT_CODE = 2
 

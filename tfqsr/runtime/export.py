@@ -6,13 +6,13 @@
     EXPORT/model.keras                  the Keras model (architecture + weights)
     EXPORT/model.json                   the model's constructor arguments
 
-Everything is written into a temporary directory that replaces EXPORT in one rename.
+Everything is written into a temporary directory that then replaces EXPORT (``runtime.files``).
 """
-import json
 import os
-import shutil
 
 import tensorflow as tf
+
+from tfqsr.runtime.files import staged_directory, write_json_atomic
 
 
 class _Serving(tf.Module):
@@ -31,13 +31,10 @@ class _Serving(tf.Module):
 
 def export_wavefunction(model, export_dir):
     """Write the SavedModel, ``model.keras`` and ``model.json`` of ``model`` to ``export_dir``."""
-    tmp = export_dir.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    serving = _Serving(model)
-    tf.saved_model.save(serving, tmp, signatures={"log_psi": serving.log_psi, "sample": serving.sample})
-    model.save(os.path.join(tmp, "model.keras"))
-    with open(os.path.join(tmp, "model.json"), "w") as f:
-        json.dump({"class_name": type(model).__name__, "config": model.get_config()}, f, indent=2)
-    shutil.rmtree(export_dir, ignore_errors=True)
-    os.replace(tmp, export_dir)
+    with staged_directory(export_dir) as tmp:
+        serving = _Serving(model)
+        tf.saved_model.save(serving, tmp, signatures={"log_psi": serving.log_psi, "sample": serving.sample})
+        model.save(os.path.join(tmp, "model.keras"))
+        write_json_atomic(os.path.join(tmp, "model.json"),
+                          {"class_name": type(model).__name__, "config": model.get_config()})
     return export_dir

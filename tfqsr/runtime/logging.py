@@ -13,6 +13,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfqsr.runtime.files import read_jsonl, write_text_atomic
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_metrics(run_dir):
+    """The rows of ``run_dir/metrics.jsonl`` as dicts ([] before the first logged step)."""
+    return read_jsonl(os.path.join(run_dir, METRICS_FILE))
+
 
 def _plain(value):
     value = np.asarray(value)
@@ -42,7 +51,7 @@ class MetricsLogger:
         if not enabled:
             return
         os.makedirs(run_dir, exist_ok=True)
-        self.path = os.path.join(run_dir, "metrics.jsonl")
+        self.path = os.path.join(run_dir, METRICS_FILE)
         self._truncate_after(start_step)
         self._file = open(self.path, "a")
         self._writer = tf.summary.create_file_writer(os.path.join(run_dir, "events"))
@@ -54,12 +63,8 @@ class MetricsLogger:
     def _truncate_after(self, step):
         if not os.path.exists(self.path):
             return
-        with open(self.path) as f:
-            rows = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.writelines(rows)
-        os.replace(tmp, self.path)
+        rows = [row for row in read_jsonl(self.path) if row["step"] <= step]
+        write_text_atomic(self.path, "".join(json.dumps(row) + "\n" for row in rows))
 
     def log(self, step, metrics):
         """Record ``metrics`` (scalars, numpy or tensors) for 1-based ``step``."""

@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 
+from tfqsr.runtime.files import write_json_atomic
+
 CONFIG_FILE = "config.json"
 
 
@@ -62,16 +64,6 @@ def check_run_dir(run_dir, config, overwrite=False, resume_keys_ignored=(), defa
             f"run_dir {run_dir!r} holds a run with another configuration (differs in: "
             f"{', '.join(changed)}); use another run_dir, the same flags to resume, or --overwrite")
     return "resume"
-
-
-def write_json_atomic(path, obj):
-    """Write JSON to ``path`` via a temporary file and rename, so readers never see half a file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def prepare_run_dir(run_dir, config, mode):

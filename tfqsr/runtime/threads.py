@@ -15,7 +15,7 @@ import os
 
 from absl import flags
 
-from tfqsr.runtime.config import require
+from tfqsr.validation import require
 
 
 def define_flags():

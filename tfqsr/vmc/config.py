@@ -6,7 +6,7 @@ the short ones kept from the original transformer-quantum-states code.
 """
 import dataclasses
 
-from tfqsr.runtime.config import ConfigError, require
+from tfqsr.validation import ConfigError, require
 
 SHORT_NAMES = {"system_size": "s", "dictionary_size": "d", "num_heads": "h", "num_layers": "r",
                "warmup_steps": "w", "seed": "e", "clip_distance": "c"}

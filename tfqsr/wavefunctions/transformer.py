@@ -110,10 +110,8 @@ class TransformerWavefunction(AutoregressiveWavefunction):
 
     # --- incremental path with key/value cache --------------------------------------------
     def initial_decoder_state(self, batch_size):
-        key_dim = self.d_model // self.num_heads
-        shape = (batch_size, self.n_tokens, self.num_heads, key_dim)
-        return tuple((tf.zeros(shape, self.compute_dtype), tf.zeros(shape, self.compute_dtype))
-                     for _ in self.blocks)
+        return tuple(block.attention.empty_cache(batch_size, self.n_tokens, self.compute_dtype)
+                     for block in self.blocks)
 
     def decode_step(self, state, previous_token, position):
         token = tf.where(position > 0, previous_token, tf.fill(tf.shape(previous_token), self.start_token))
