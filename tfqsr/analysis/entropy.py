@@ -75,13 +75,13 @@ def swap_estimator(wavefunction, replicas, regions, *, batch_size=DEFAULT_BATCH_
     swapped = regions ^ regions[:, :1]  # the side (A or B) without site 0 ...
     whole = ~swapped.any(axis=1)
     swapped[whole] = regions[whole]  # ... unless A is the whole chain
-    first_changed = (replicas.shape[2],) + hilbert.first_set_sites(swapped)
+    changed_sites = ((),) + hilbert.site_sets(swapped)
     accumulator = MeanAccumulator()
     rows = max(1, batch_size // (order * (n_regions + 1)))
     tuples = tf.transpose(replicas, [1, 0, 2])  # [B, n, N]: one sample tuple per row
     swapped_regions = tf.constant(swapped)
     for values in map_batches(
-            lambda x: _swap_products(wavefunction, x, swapped_regions, first_changed), [tuples],
+            lambda x: _swap_products(wavefunction, x, swapped_regions, changed_sites), [tuples],
             rows, verbose=verbose, unit_name="tuple"):
         accumulator.add(values)
     trace = accumulator.result()
@@ -92,14 +92,14 @@ def swap_estimator(wavefunction, replicas, regions, *, batch_size=DEFAULT_BATCH_
 
 
 @tf.function(reduce_retracing=True)
-def _swap_products(wavefunction, x, regions, first_changed):
+def _swap_products(wavefunction, x, regions, changed_sites):
     """Re prod_k psi(y^(k)) / psi(x^(k)) [c, R] for sample tuples x [c, n, N], regions [R, N]."""
     n_regions, n_sites = tf.unstack(tf.shape(regions))
     n_replicas = tf.shape(x)[1]
     swapped = tf.where(regions[None, None], tf.roll(x, shift=-1, axis=1)[:, :, None], x[:, :, None])
     configurations = tf.concat([x[:, :, None], swapped], axis=2)  # [c, n, R + 1, N]
     log_psi = connected_log_psi(wavefunction, tf.reshape(configurations, [-1, n_regions + 1, n_sites]),
-                                first_changed)
+                                changed_sites)
     log_psi = tf.reshape(log_psi, [-1, n_replicas, n_regions + 1])
     return real_ratio(tf.reduce_sum(log_psi[:, :, 1:] - log_psi[:, :, :1], axis=1))
 

@@ -30,7 +30,8 @@ first sites 0..N-r-1 are split into K equal strata, each sample draws one first 
 in each stratum, and stratum k gets the weight (its size) / (N - r). The per-sample value is
 then an unbiased estimate of C(r) whatever the position dependence (open chains), the samples
 stay independent (so the standard error is exact), and each column's first changed site is
-known in advance (the stratum start), so autoregressive models reuse the prefixes.
+known in advance (the sites of the stratum and their partners), so autoregressive models reuse
+the prefixes.
 """
 import dataclasses
 import numbers
@@ -111,6 +112,12 @@ class _PairStrata:
         """First sites i [n, P] of the pairs of ``n_samples`` samples."""
         return self.first + np.floor(rng.random((n_samples, len(self.size))) * self.size).astype(np.int32)
 
+    @property
+    def changed_sites(self):
+        """Per column, the sites its pairs may flip: the stratum and its partners r further."""
+        return tuple(tuple(sorted({*range(f, f + s), *range(f + r, f + r + s)}))
+                     for r, f, s in zip(self.distance.tolist(), self.first.tolist(), self.size.tolist()))
+
 
 def _pair_strata(n_sites, max_distance, pairs_per_distance=None):
     """All pairs with 0 <= r <= max_distance, or at most ``pairs_per_distance`` strata each."""
@@ -180,24 +187,24 @@ def flip_ratios(wavefunction, samples, flips, *, batch_size=DEFAULT_BATCH_SIZE, 
     """
     samples = _check_samples(samples)
     flips = np.asarray(flips, np.int32)
-    first_changed = (samples.shape[1],) + hilbert.first_set_sites(flips)
+    changed_sites = ((),) + hilbert.site_sets(flips)
     masks = tf.constant(flips)
     rows = max(1, batch_size // (flips.shape[0] + 1))
-    yield from map_batches(lambda x: _flip_ratio_chunk(wavefunction, x, masks, first_changed),
+    yield from map_batches(lambda x: _flip_ratio_chunk(wavefunction, x, masks, changed_sites),
                            [samples], rows, verbose=verbose)
 
 
 @tf.function(reduce_retracing=True)
-def _flip_ratio_chunk(wavefunction, x, masks, first_changed):
+def _flip_ratio_chunk(wavefunction, x, masks, changed_sites):
     """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and fixed masks [P, N]."""
-    return _masked_ratios(wavefunction, x, masks[None], first_changed)
+    return _masked_ratios(wavefunction, x, masks[None], changed_sites)
 
 
-def _masked_ratios(wavefunction, x, masks, first_changed):
-    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and masks [c or 1, P, N]; column 0 of
-    ``first_changed`` is x itself, column p + 1 the bound of mask p."""
+def _masked_ratios(wavefunction, x, masks, changed_sites):
+    """Re psi(x ^ mask_p) / psi(x) [c, P] for x [c, N] and masks [c or 1, P, N]; entry 0 of
+    ``changed_sites`` is x itself (``()``), entry p + 1 the sites mask p may flip."""
     configurations = tf.concat([x[:, None], tf.bitwise.bitwise_xor(x[:, None], masks)], axis=1)
-    log_psi = connected_log_psi(wavefunction, configurations, first_changed)
+    log_psi = connected_log_psi(wavefunction, configurations, changed_sites)
     return real_ratio(log_psi[:, 1:] - log_psi[:, :1])
 
 
@@ -224,23 +231,23 @@ def xx_correlations(wavefunction, samples, *, max_distance=None, pairs_per_dista
     n_sites = samples.shape[1]
     strata = _pair_strata(n_sites, max_distance, pairs_per_distance)
     first_sites = strata.first_sites(np.random.default_rng(seed), len(samples))
-    first_changed = (n_sites,) + tuple(int(f) for f in strata.first)  # column 0: x itself
+    changed_sites = ((),) + strata.changed_sites  # column 0: x itself
     rows = max(1, batch_size // (len(strata.first) + 1))
     distance = tf.constant(strata.distance)
     chunks = map_batches(
-        lambda x, i: _pair_flip_ratio_chunk(wavefunction, x, i, distance, first_changed),
+        lambda x, i: _pair_flip_ratio_chunk(wavefunction, x, i, distance, changed_sites),
         [samples, first_sites], rows, verbose=verbose)
     return _pair_correlation(chunks, n_sites, strata)
 
 
 @tf.function(reduce_retracing=True)
-def _pair_flip_ratio_chunk(wavefunction, x, i, distance, first_changed):
+def _pair_flip_ratio_chunk(wavefunction, x, i, distance, changed_sites):
     """Re psi(x^{i, i+r}) / psi(x) [c, P] for x [c, N], first sites i [c, P], distances r [P]
     (r = 0 flips nothing: <X_i X_i> = 1)."""
     n_sites = tf.shape(x)[1]
     masks = tf.bitwise.bitwise_xor(tf.one_hot(i, n_sites, dtype=tf.int32),
                                    tf.one_hot(i + distance, n_sites, dtype=tf.int32))
-    return _masked_ratios(wavefunction, x, masks, first_changed)
+    return _masked_ratios(wavefunction, x, masks, changed_sites)
 
 
 def energy(wavefunction, hamiltonian, samples, *, batch_size=DEFAULT_BATCH_SIZE, verbose=0,

@@ -35,7 +35,6 @@ attention_override=..., return_attention_scores=...)``; spin-flip propagation on
 import numpy as np
 import tensorflow as tf
 
-from tfqsr import hilbert
 from tfqsr.analysis.statistics import draw_samples, map_batches
 
 # Floats held by the largest per-chunk tensor (about 256 MiB of float32).
@@ -51,7 +50,7 @@ def _tokens(model, samples):
     samples = np.asarray(samples)
     if samples.ndim != 2 or samples.shape[1] != model.n_sites or samples.shape[0] < 1:
         raise ValueError(f"samples must have shape [n >= 1, n_sites={model.n_sites}], got {samples.shape}")
-    return hilbert.spins_to_tokens(samples.astype(np.int32), model.word_size)
+    return model.layout.to_tokens(samples.astype(np.int32))
 
 
 def _require_transformer(model):

@@ -22,19 +22,20 @@ from tfqsr import hilbert, validation
 _SPARSE_BATCH_BYTES = 2**26
 
 
-def connected_log_psi(wavefunction, x_conn, first_changed_sites):
-    """log psi [B, M] of configurations ``x_conn`` [B, M, N] whose column m agrees with column 0
-    on the sites before ``first_changed_sites[m]`` (static ints).
+def connected_log_psi(wavefunction, x_conn, changed_sites):
+    """log psi [B, M] of configurations ``x_conn`` [B, M, N] whose column m differs from column 0
+    at most on the sites ``changed_sites[m]`` (a static tuple of M tuples of ints, see
+    ``hilbert.site_sets``).
 
     ``wavefunction`` is an object with ``log_psi_connected`` (autoregressive models, which then
     reuse the shared prefixes), an object with ``log_psi``, or a function of configurations
     [K, N] -> log psi [K].
     """
     if hasattr(wavefunction, "log_psi_connected"):
-        return wavefunction.log_psi_connected(x_conn, first_changed_sites)
+        return wavefunction.log_psi_connected(x_conn, changed_sites)
     log_psi_fn = getattr(wavefunction, "log_psi", wavefunction)
     n_sites = x_conn.shape[-1]
-    return tf.reshape(log_psi_fn(tf.reshape(x_conn, [-1, n_sites])), [-1, len(first_changed_sites)])
+    return tf.reshape(log_psi_fn(tf.reshape(x_conn, [-1, n_sites])), [-1, len(changed_sites)])
 
 
 class Operator(abc.ABC):
@@ -46,14 +47,14 @@ class Operator(abc.ABC):
 
     name = "operator"
 
-    def __init__(self, n_sites, max_conn, first_changed_sites=None):
+    def __init__(self, n_sites, max_conn, changed_sites=None):
         self._n_sites = validation.integer("n_sites", n_sites, minimum=1)
         self._max_conn = int(max_conn)
-        if first_changed_sites is None:
-            first_changed_sites = (self._n_sites,) + (0,) * (self._max_conn - 1)
-        if len(first_changed_sites) != self._max_conn:
-            raise ValueError(f"first_changed_sites needs {self._max_conn} entries, got {len(first_changed_sites)}")
-        self._first_changed_sites = tuple(int(site) for site in first_changed_sites)
+        if changed_sites is None:
+            changed_sites = ((),) + (tuple(range(self._n_sites)),) * (self._max_conn - 1)
+        validation.check(len(changed_sites) == self._max_conn, "changed_sites",
+                         f"a sequence of max_conn={self._max_conn} site sets", changed_sites)
+        self._changed_sites = tuple(tuple(int(site) for site in sites) for sites in changed_sites)
 
     @property
     def n_sites(self):
@@ -65,12 +66,13 @@ class Operator(abc.ABC):
         return self._max_conn
 
     @property
-    def first_changed_sites(self):
-        """Static tuple [M]: column m of ``connected(x)`` agrees with ``x`` on every site before
-        ``first_changed_sites[m]`` (``n_sites`` when it never differs). Operators whose columns
-        flip fixed sets of sites pass the exact values; the default (nothing known off the
-        diagonal) is always valid. Autoregressive wavefunctions use it to reuse the prefix."""
-        return self._first_changed_sites
+    def changed_sites(self):
+        """Static tuple of M site tuples: column m of ``connected(x)`` differs from ``x`` at most
+        on the sites ``changed_sites[m]`` (``()`` for the diagonal). Operators whose columns
+        flip fixed sets of sites pass them exactly; the default (every site, off the diagonal)
+        is always valid. Autoregressive wavefunctions map them through their token layout to
+        the first token that changes and reuse the conditionals before it."""
+        return self._changed_sites
 
     @property
     def flip_masks(self):
@@ -146,7 +148,7 @@ class Operator(abc.ABC):
         the ratios in double precision (real or complex like log psi), from differences of
         log psi formed in the model's dtype. ``log_psi_fn`` as in :meth:`local_energy`."""
         x_conn, mels = self.connected(x)
-        log_psi = connected_log_psi(log_psi_fn, x_conn, self.first_changed_sites)
+        log_psi = connected_log_psi(log_psi_fn, x_conn, self.changed_sites)
         delta = log_psi - log_psi[:, :1]
         return mels, tf.exp(tf.cast(delta, tf.complex128 if delta.dtype.is_complex else tf.float64))
 
@@ -176,8 +178,7 @@ class Operator(abc.ABC):
         for start in range(0, dim, batch):
             x = hilbert.indices_to_configurations(basis[start:start + batch], n)
             x_conn, mels = self.connected(tf.constant(x))
-            # With one word of n bits the token is the basis index (hilbert's bit order).
-            col = hilbert.spins_to_tokens(x_conn, n).numpy()[..., 0]
+            col = hilbert.configurations_to_indices(x_conn.numpy())
             mels = mels.numpy()
             keep = mels != 0
             col = col[keep]

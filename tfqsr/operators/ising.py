@@ -42,7 +42,7 @@ class TransverseFieldIsing(Operator):
         n_flips = n_sites if self.h != 0 else 0
         # Row m of the XOR masks: nothing for the diagonal, then a flip of site m - 1.
         masks = np.eye(n_sites + 1, n_sites, k=-1, dtype=np.int32)[: 1 + n_flips]
-        super().__init__(n_sites, 1 + n_flips, hilbert.first_set_sites(masks))
+        super().__init__(n_sites, 1 + n_flips, hilbert.site_sets(masks))
         self._flip_masks = masks
         self._masks = tf.constant(masks)
 

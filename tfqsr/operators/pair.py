@@ -55,7 +55,7 @@ class PairInteraction(Operator):
         hop_pairs = self.pairs[hopping]
         masks = np.zeros((len(hop_pairs), n_sites), dtype=np.int32)
         masks[np.arange(len(hop_pairs))[:, None], hop_pairs] = 1
-        super().__init__(n_sites, 1 + len(hop_pairs), (n_sites,) + hilbert.first_set_sites(masks))
+        super().__init__(n_sites, 1 + len(hop_pairs), ((),) + hilbert.site_sets(masks))
         self._hop_pairs = hop_pairs
         self._hop_masks = tf.constant(masks)
         self._hop_elements = tf.constant(2.0 * j_xy[hopping])

@@ -1,7 +1,8 @@
 """Autoregressive wavefunctions: the base every model in the package builds on.
 
-A configuration x of N spins is read as T = N / w tokens t_1..t_T of w spins each
-(``tfqsr.hilbert`` owns the packing). The model gives normalized conditionals, so
+A configuration x of N spins is read as T tokens t_1..t_T of k spins each, in the order of the
+model's token layout (``tfqsr.hilbert.TokenLayout``: words of a chain, 2D patches, nested
+patches; d = 2^k values per token). The model gives normalized conditionals, so
 
     p(x)       = prod_t p(t_t | t_<t),            sum_x p(x) = 1 exactly,
     log psi(x) = 1/2 log p(x) + i phi(x),         phi(x) = sum_t phi_t(t_t | t_<t),
@@ -31,13 +32,14 @@ from tfqsr import hilbert
 class AutoregressiveWavefunction(keras.Model):
     """Base class; see the module docstring. ``phase=True`` makes log psi complex."""
 
-    def __init__(self, n_sites, dictionary_size=2, phase=False, **kwargs):
+    def __init__(self, n_sites, dictionary_size=None, phase=False, layout=None, **kwargs):
+        """``layout``: a ``hilbert.TokenLayout`` (or its config); without it, words of
+        log2(``dictionary_size``) spins of a chain (default: one spin per token)."""
         super().__init__(**kwargs)
-        self.n_sites = int(n_sites)
-        self.dictionary_size = int(dictionary_size)
-        self.word_size = hilbert.word_size(self.dictionary_size)
-        hilbert.check_n_sites(self.n_sites, self.word_size)
-        self.n_tokens = self.n_sites // self.word_size
+        self.layout = hilbert.resolve_layout(n_sites, dictionary_size, layout)
+        self.n_sites = self.layout.n_sites
+        self.n_tokens = self.layout.n_tokens
+        self.dictionary_size = self.layout.dictionary_size
         self.phase = bool(phase)
         # XLA compiles the token loop into one program: about 2x faster sampling on CPU.
         self._sample_function = tf.function(self._sample_tokens, reduce_retracing=True, jit_compile=True)
@@ -48,6 +50,12 @@ class AutoregressiveWavefunction(keras.Model):
         self._log_psi_connected_function = tf.function(self._log_psi_connected)
         self._reference_function = tf.function(self._reference, reduce_retracing=True)
         self._group_function = tf.function(self._group_log_psi, reduce_retracing=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_sites=self.n_sites, dictionary_size=self.dictionary_size, phase=self.phase,
+                      layout=self.layout.get_config())
+        return config
 
     # --- to implement -----------------------------------------------------------------
     def conditionals(self, tokens):
@@ -75,10 +83,10 @@ class AutoregressiveWavefunction(keras.Model):
     # --- derived ------------------------------------------------------------------------
     def call(self, inputs):
         """Log-conditionals [B, T, d] of spin configurations ``inputs`` [B, N]."""
-        return self.conditionals(hilbert.spins_to_tokens(inputs, self.word_size))[0]
+        return self.conditionals(self.layout.to_tokens(inputs))[0]
 
     def _log_prob_and_phase(self, x):
-        tokens = hilbert.spins_to_tokens(tf.cast(x, tf.int32), self.word_size)
+        tokens = self.layout.to_tokens(x)
         return _sum_over_tokens(*self.conditionals(tokens), tokens)
 
     def log_prob(self, x):
@@ -89,26 +97,27 @@ class AutoregressiveWavefunction(keras.Model):
         """log psi(x) for spins x [B, N]: float32 [B], or complex64 [B] when ``phase``."""
         return self._combine(*self._log_prob_and_phase(x))
 
-    def log_psi_connected(self, x_conn, first_changed_sites):
+    def log_psi_connected(self, x_conn, changed_sites):
         """log psi of configurations ``x_conn`` [B, M, N] that share prefixes with column 0.
 
-        Column m must agree with ``x_conn[:, 0]`` on the sites before ``first_changed_sites[m]``
-        (a static sequence of M ints; N or more when it never differs), as the connected
-        configurations of an operator do (``Operator.first_changed_sites``). Rows of the
-        conditionals that see only unchanged tokens are taken from the pass over column 0; the
-        others are recomputed from its cache (``decode_from``), with columns grouped by where
-        their recomputation starts. Returns log psi [B, M], equal to ``log_psi`` of each
-        configuration up to float rounding.
+        Column m may differ from ``x_conn[:, 0]`` only on the sites ``changed_sites[m]`` (a
+        static tuple of M site tuples, ``()`` when it never differs), as the connected
+        configurations of an operator do (``Operator.changed_sites``; ``hilbert.site_sets``
+        makes them from masks). The layout gives the first token t each column changes; rows
+        of the conditionals up to t see only unchanged tokens and are taken from the pass over
+        column 0, the others are recomputed from its cache (``decode_from``), with columns
+        grouped by where their recomputation starts. Returns log psi [B, M], equal to
+        ``log_psi`` of each configuration up to float rounding.
         """
-        batch, n_columns = tf.shape(x_conn)[0], len(first_changed_sites)
+        batch, n_columns = tf.shape(x_conn)[0], len(changed_sites)
         if type(self).decode_from is AutoregressiveWavefunction.decode_from:
             return tf.reshape(self.log_psi(tf.reshape(x_conn, [-1, self.n_sites])), [batch, n_columns])
         return self._log_psi_connected_function(tf.cast(x_conn, tf.int32), tuple(
-            min(self.n_tokens, int(site) // self.word_size + 1) for site in first_changed_sites))
+            min(self.n_tokens, token + 1) for token in self.layout.first_changed_tokens(changed_sites)))
 
     def _log_psi_connected(self, x_conn, row_starts):
         """``log_psi_connected`` given, per column, the first conditional row that may change."""
-        tokens = hilbert.spins_to_tokens(x_conn, self.word_size)  # [B, M, T]
+        tokens = self.layout.to_tokens(x_conn)  # [B, M, T]
         log_cond, phase, state = self._reference_function(tokens[:, 0])
         columns, parts = [], []
         for start, group in _column_groups(row_starts, self.n_tokens):
@@ -145,7 +154,7 @@ class AutoregressiveWavefunction(keras.Model):
         ``seed`` is a stateless seed (int tensor of shape [2]); equal seeds give equal samples.
         """
         tokens = self._sample_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32))
-        return hilbert.tokens_to_spins(tokens, self.word_size)
+        return self.layout.to_spins(tokens)
 
     def _draw(self, log_cond, seed, position):
         step_seed = tf.random.experimental.stateless_fold_in(seed, position)
@@ -168,8 +177,8 @@ class AutoregressiveWavefunction(keras.Model):
 
         Compiled with XLA like ``sample``, so that equal seeds draw equal random numbers.
         """
-        return hilbert.tokens_to_spins(
-            self._sample_uncached_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32)), self.word_size)
+        return self.layout.to_spins(
+            self._sample_uncached_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32)))
 
     def _sample_tokens_uncached(self, n, seed):
         tokens = tf.zeros([n, self.n_tokens], tf.int32)

@@ -25,7 +25,9 @@ class TransformerWavefunction(AutoregressiveWavefunction):
 
     Args:
       n_sites: number of spins N (divisible by w = log2(dictionary_size)).
-      dictionary_size: d = 2^w words per token.
+      dictionary_size: d = 2^w words per token (default 2), or None with a ``layout``.
+      layout: a ``hilbert.TokenLayout`` (or its config), e.g. 2D patches; default words of w
+        spins of a chain. Attention is over the token sequence in the layout's order.
       num_layers: decoder blocks (``-r``); num_heads: heads (``-h``), must divide d_model.
       d_model: residual width; ffn_dim: feed-forward width (default 4 d_model).
       clip_distance: relative-position clipping distance c >= 1 (``-c``).
@@ -33,9 +35,10 @@ class TransformerWavefunction(AutoregressiveWavefunction):
       absolute_positions: add a learned absolute position embedding.
     """
 
-    def __init__(self, n_sites, dictionary_size=2, num_layers=2, num_heads=4, d_model=32,
-                 clip_distance=10, phase=False, ffn_dim=None, absolute_positions=True, **kwargs):
-        super().__init__(n_sites, dictionary_size, phase, **kwargs)
+    def __init__(self, n_sites, dictionary_size=None, num_layers=2, num_heads=4, d_model=32,
+                 clip_distance=10, phase=False, ffn_dim=None, absolute_positions=True, layout=None,
+                 **kwargs):
+        super().__init__(n_sites, dictionary_size, phase, layout, **kwargs)
         if num_layers < 1:  # heads and clipping distance are checked by the layers themselves
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         self.num_layers = num_layers
@@ -135,8 +138,7 @@ class TransformerWavefunction(AutoregressiveWavefunction):
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_sites=self.n_sites, dictionary_size=self.dictionary_size,
-                      num_layers=self.num_layers, num_heads=self.num_heads, d_model=self.d_model,
-                      clip_distance=self.clip_distance, phase=self.phase, ffn_dim=self.ffn_dim,
+        config.update(num_layers=self.num_layers, num_heads=self.num_heads, d_model=self.d_model,
+                      clip_distance=self.clip_distance, ffn_dim=self.ffn_dim,
                       absolute_positions=self.absolute_positions)
         return config
