@@ -9,7 +9,8 @@ class TabulatedWavefunction:
     """psi given as a vector over the basis of ``tfqsr.hilbert`` (need not be normalized).
 
     ``log_psi`` is complex64 when ``psi`` is complex or has negative entries (phase pi), float32
-    otherwise; ``sample`` draws exact samples of |psi|^2 with a stateless seed.
+    otherwise; ``log_prob`` is log |psi|^2 (float32); ``sample`` draws exact samples of |psi|^2
+    with a stateless seed.
     """
 
     def __init__(self, psi):
@@ -24,22 +25,19 @@ class TabulatedWavefunction:
             self._table = tf.constant(log_abs, tf.float32)
         self._log_prob = tf.constant(2 * log_abs[None], tf.float32)
 
+    def _index(self, x):
+        weights = tf.bitwise.left_shift(1, tf.range(self.n_sites - 1, -1, -1))
+        return tf.reduce_sum(tf.cast(x, tf.int32) * weights, axis=-1)
+
     def log_psi(self, x):
-        n = self.n_sites
-        weights = tf.bitwise.left_shift(1, tf.range(n - 1, -1, -1))
-        return tf.gather(self._table, tf.reduce_sum(tf.cast(x, tf.int32) * weights, axis=-1))
+        return tf.gather(self._table, self._index(x))
+
+    def log_prob(self, x):
+        return tf.gather(self._log_prob[0], self._index(x))
 
     def sample(self, n, seed):
-        logits = tf.tile(self._log_prob, [1, 1])
-        index = tf.random.stateless_categorical(logits, n, seed)[0]
+        index = tf.random.stateless_categorical(self._log_prob, n, seed)[0]
         return tf.constant(hilbert.indices_to_configurations(index.numpy(), self.n_sites))
-
-
-def enumerated_state(model):
-    """The normalized state vector psi(x) = exp(log_psi(x)) of a model over all 2^N x."""
-    x = hilbert.all_configurations(model.n_sites)
-    psi = np.exp(np.asarray(model.log_psi(tf.constant(x)), np.complex128))
-    return psi / np.linalg.norm(psi)
 
 
 def bell_pair(phase=0.0):

@@ -9,7 +9,8 @@ from tfqsr import analysis, exact
 from tfqsr.analysis.entropy import region_mask
 from tfqsr.operators import HaldaneShastry, ModifiedHaldaneShastry, TransverseFieldIsing
 from tfqsr.wavefunctions import TransformerWavefunction
-from tests.analysis.states import TabulatedWavefunction, bell_pair, enumerated_state, product_state
+from tests.analysis.states import TabulatedWavefunction, bell_pair, product_state
+from tests.references import exact_state
 
 K_SIGMA = 4
 
@@ -32,7 +33,7 @@ def random_transformer():
     """A random complex transformer on 8 spins and its exact state vector."""
     keras.utils.set_random_seed(5)  # weights independent of the tests run before
     model = TransformerWavefunction(8, 2, num_layers=1, num_heads=2, d_model=8, phase=True)
-    return model, enumerated_state(model)
+    return model, exact_state(model)
 
 
 @pytest.fixture(scope="module", params=["tfim", "mhs", "hs"])

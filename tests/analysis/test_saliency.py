@@ -53,7 +53,7 @@ def test_integrated_gradients_are_complete_up_to_the_riemann_error(model_and_sam
 
 def test_spin_flip_matches_an_explicit_computation(model_and_samples):
     model, x = model_and_samples
-    tokens = hilbert.spins_to_tokens(x, model.word_size).numpy()
+    tokens = model.layout.to_tokens(x).numpy()
     p = np.exp(model.conditionals(tokens)[0].numpy().astype(np.float64))
     expected = np.zeros((model.n_tokens, model.n_tokens))
     for j in range(model.n_tokens):
@@ -68,7 +68,7 @@ def test_spin_flip_matches_an_explicit_computation(model_and_samples):
 
 def test_input_x_gradient_matches_finite_differences(model_and_samples):
     model, x = model_and_samples
-    tokens = hilbert.spins_to_tokens(x[:1], model.word_size)
+    tokens = model.layout.to_tokens(x[:1])
     h = model.embed(tokens).numpy().astype(np.float64)
     i, j, eps = model.n_tokens - 1, 1, 1e-3
 
@@ -88,7 +88,7 @@ def test_input_x_gradient_matches_finite_differences(model_and_samples):
 
 def test_gradient_metrics_need_a_transformer():
     class Plain:
-        n_sites, word_size = 2, 1
+        n_sites, layout = 2, hilbert.WordLayout(2)
 
     with pytest.raises(TypeError, match="embed"):
         saliency.input_times_gradient(Plain(), np.zeros((1, 2), np.int32))

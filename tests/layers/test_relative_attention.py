@@ -11,11 +11,15 @@ def _inputs(batch=3, length=7, width=8, seed=0):
 
 
 def test_attention_layer_contract():
-    run_layer_test(RelativeMultiHeadAttention(num_heads=2, key_dim=4, clip_distance=3), _inputs())
+    """Query, key, value and output kernels (no biases) and the two relative embeddings."""
+    run_layer_test(RelativeMultiHeadAttention, dict(num_heads=2, key_dim=4, clip_distance=3), _inputs(),
+                   expected_output_shape=(3, 7, 8), expected_num_trainable_weights=6)
 
 
 def test_decoder_block_layer_contract():
-    run_layer_test(TransformerDecoderBlock(num_heads=2, d_model=8, ffn_dim=16, clip_distance=3), _inputs())
+    """The attention's 6 weights, 2 layer norms (scale, offset), 2 dense layers (kernel, bias)."""
+    run_layer_test(TransformerDecoderBlock, dict(num_heads=2, d_model=8, ffn_dim=16, clip_distance=3),
+                   _inputs(), expected_output_shape=(3, 7, 8), expected_num_trainable_weights=14)
 
 
 def test_attention_is_causal():

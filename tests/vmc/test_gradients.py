@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.references import exact_variational_energy
 from tfqsr import hilbert, operators
 from tfqsr.vmc import energy_statistics, surrogate_loss
 from tfqsr.wavefunctions import TransformerWavefunction
@@ -16,11 +17,6 @@ def float64():
     keras.config.set_dtype_policy("float32")
 
 
-def _exact_energy(model, dense_h, x):
-    psi = np.exp(model.log_psi(x).numpy().astype(np.complex128))
-    return float(np.real(np.vdot(psi, dense_h @ psi) / np.vdot(psi, psi)))
-
-
 @pytest.mark.parametrize("operator,phase", [
     (operators.TransverseFieldIsing(4, h=0.7), False),
     (operators.HaldaneShastry(4), True),
@@ -29,11 +25,10 @@ def _exact_energy(model, dense_h, x):
 def test_vmc_gradient_matches_finite_differences(float64, operator, phase):
     model = TransformerWavefunction(4, d_model=8, num_heads=2, num_layers=1, clip_distance=2, phase=phase)
     x = tf.constant(hilbert.all_configurations(4))
-    dense_h = operator.to_dense()
     weights = tf.exp(model.log_prob(x))
     e_loc = operator.local_energy(model.log_psi, x)
     energy = tf.reduce_sum(tf.cast(weights, tf.float64) * tf.math.real(tf.cast(e_loc, tf.complex128)))
-    np.testing.assert_allclose(energy, _exact_energy(model, dense_h, x), rtol=1e-10)
+    np.testing.assert_allclose(energy, exact_variational_energy(model, operator), rtol=1e-10)
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         loss = surrogate_loss(model.log_psi(x), e_loc, energy, weights=weights)
@@ -51,7 +46,7 @@ def test_vmc_gradient_matches_finite_differences(float64, operator, phase):
         for sign in (1, -1):
             for v, d in zip(variables, direction):
                 v.assign_add(sign * eps * d)
-            shifted.append(_exact_energy(model, dense_h, x))
+            shifted.append(exact_variational_energy(model, operator))
             for v, d in zip(variables, direction):
                 v.assign_sub(sign * eps * d)
         numeric = (shifted[0] - shifted[1]) / (2 * eps)

@@ -3,7 +3,8 @@
 Exact expectations use the weights w(x) = |psi(x)|^2 over all 64 configurations (the model is
 normalized). The reference is written independently with numpy from the full state vector: its
 local energies from the dense Hamiltonian and its log-derivatives from one ``tape.gradient`` per
-configuration. The model runs in float64 so the comparison holds to 1e-6.
+configuration (``tests.references.log_psi_gradients``). The model runs in float64 so the
+comparison holds to 1e-6.
 """
 import threading
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.references import exact_state, exact_variational_energy, log_psi_gradients
 from tfqsr import hilbert, operators
 from tfqsr.validation import ConfigError
 from tfqsr.vmc import config as vmc_config
@@ -33,22 +35,9 @@ def float64():
 
 
 def small_model(phase, n_sites=N_SITES):
+    keras.utils.set_random_seed(0)  # weights independent of the tests run before
     return TransformerWavefunction(n_sites, num_layers=1, num_heads=2, d_model=8, clip_distance=3,
                                    phase=phase)
-
-
-def per_sample_gradients(model, x):
-    """numpy [n, P] complex: one tape.gradient per sample and per part of log psi."""
-    @tf.function
-    def gradient(config, imaginary):
-        with tf.GradientTape() as tape:
-            log_psi = tf.cast(model.log_psi(config[None])[0], tf.complex128)
-            value = tf.math.imag(log_psi) if imaginary else tf.math.real(log_psi)
-        grads = tape.gradient(value, model.trainable_variables,
-                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], 0)
-
-    return np.array([gradient(c, False).numpy() + 1j * gradient(c, True).numpy() for c in x])
 
 
 def log_derivatives(model, x, chunk_size):
@@ -77,8 +66,8 @@ def test_sr_and_minsr_equal_the_dense_formula(float64, phase):
     model = small_model(phase)
     hamiltonian = operators.TransverseFieldIsing(N_SITES, h=0.7)
     basis = tf.constant(hilbert.all_configurations(N_SITES))
-    psi = np.exp(model.log_psi(basis).numpy())
-    reference, condition = dense_update(psi, hamiltonian.to_dense(), per_sample_gradients(model, basis),
+    psi = exact_state(model)
+    reference, condition = dense_update(psi, hamiltonian.to_dense(), log_psi_gradients(model, basis),
                                         SHIFT)
 
     o = log_derivatives(model, basis, chunk_size=5)
@@ -105,7 +94,7 @@ def test_log_derivatives_equal_per_sample_gradients(phase):
     x = model.sample(7, tf.constant([3, 4]))
     o = log_derivatives(model, x, chunk_size=3)
     assert o.shape == (7, sum(v.shape.num_elements() for v in model.trainable_variables))
-    expected = per_sample_gradients(model, x.numpy())
+    expected = log_psi_gradients(model, x.numpy())
     np.testing.assert_allclose(o.numpy(), expected if phase else expected.real, rtol=1e-4, atol=1e-5)
 
 
@@ -234,10 +223,7 @@ def test_trainer_with_minsr_lowers_the_energy_and_logs_the_solve(tmp_path):
     e0 = exact.exact_energy(hamiltonian)
 
     def relative_error():  # of the exact variational energy, by enumeration (no sampling noise)
-        x = hilbert.all_configurations(N_SITES)
-        psi = np.exp(trainer.model.log_psi(x).numpy().astype(np.complex128))
-        energy = np.real(np.vdot(psi, hamiltonian.to_sparse() @ psi) / np.vdot(psi, psi))
-        return abs(energy - e0) / abs(e0)
+        return abs(exact_variational_energy(trainer.model, hamiltonian) - e0) / abs(e0)
 
     before = relative_error()
     for _ in range(15):
@@ -247,12 +233,14 @@ def test_trainer_with_minsr_lowers_the_energy_and_logs_the_solve(tmp_path):
     assert relative_error() < before / 2
 
 
+@pytest.mark.slow
 def test_sr_reaches_a_lower_energy_than_adam_with_the_same_budget():
-    """10-site open TFIM, same initial model, samples and 60 steps: the exact variational
-    energy (by enumeration of all 2^10 configurations) after minSR is below that after Adam."""
+    """10-site open TFIM, same initial model, samples and 60 steps: the relative error of the
+    exact variational energy (by enumeration of all 2^10 configurations) after minSR is at most
+    a fifth of that after Adam (measured: 3.1e-4 against 7.1e-3)."""
+    from tfqsr import exact
     from tfqsr.vmc.trainer import VMCTrainer
-    final = {}
-    x = hilbert.all_configurations(10)
+    errors = {}
     for optimizer, lr in (("adam", 0.01), ("minsr", 0.05)):
         config = vmc_config.VMCConfig(system_size=10, num_layers=1, num_heads=2, d_model=16,
                                       optimizer=optimizer, lr=lr, warmup_steps=5, diag_shift=1e-2,
@@ -264,6 +252,6 @@ def test_sr_reaches_a_lower_energy_than_adam_with_the_same_budget():
                              preconditioner=vmc_config.build_preconditioner(config))
         for _ in range(60):
             trainer.step()
-        psi = np.exp(trainer.model.log_psi(x).numpy().astype(np.complex128))
-        final[optimizer] = np.real(np.vdot(psi, hamiltonian.to_sparse() @ psi) / np.vdot(psi, psi))
-    assert final["minsr"] < final["adam"], final
+        e0 = exact.exact_energy(hamiltonian)
+        errors[optimizer] = abs(exact_variational_energy(trainer.model, hamiltonian) - e0) / abs(e0)
+    assert errors["minsr"] < errors["adam"] / 5, errors
