@@ -5,8 +5,8 @@ side by side with NetKet's SR driver on its dense autoregressive network.
         [--max_seconds=S] [--netket]
 
 Targets (the issue's): open TFIM N=20, relative error < 1e-4 within 5 minutes; open TFIM N=100,
-< 2e-4 (20 minutes here; tokens of 4 spins, as flags/tfim100_sr.flags); modified Haldane-Shastry
-N=20, < 1e-3 against ED (computed here, in the S_z = 0 sector; 15 minutes).
+< 2e-4 (20 minutes here; tokens of 4 spins, as flags/train_decoder/tfim100_sr.flags); modified
+Haldane-Shastry N=20, < 1e-3 against ED (computed here, in the S_z = 0 sector; 15 minutes).
 Each run stops at its step budget or time limit and prints steps, seconds, seconds per step and
 the relative error of the mean energy over the last ``--average`` steps (one step's estimate
 fluctuates by its standard error). With ``--netket`` (and NetKet importable) the same

@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."          # repository root: same path on every node
 
 PYTHON=${PYTHON:-python3}
-FLAGFILE=${FLAGFILE:-flags/tfim100.flags}
+FLAGFILE=${FLAGFILE:-flags/train_decoder/tfim100.flags}
 [[ -n "${HOSTFILE:-}" ]] || { echo "set HOSTFILE=<your hostfile> (format: launch/hostfile.example)" >&2; exit 2; }
 [[ -f "${HOSTFILE}" ]] || { echo "HOSTFILE '${HOSTFILE}' does not exist" >&2; exit 2; }
 # horovodrun's own parser wants exactly "<host> slots=<n>" on every line, so

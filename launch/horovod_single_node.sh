@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."          # repository root, so flags/ paths resolve
 
 PYTHON=${PYTHON:-python3}
-FLAGFILE=${FLAGFILE:-flags/tfim100.flags}
+FLAGFILE=${FLAGFILE:-flags/train_decoder/tfim100.flags}
 
 # Number of ranks. Default: one per GPU. Without GPUs this falls back to 2
 # CPU processes, which is only useful to try the launch itself.

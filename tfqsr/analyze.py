@@ -1,21 +1,21 @@
 """Measure a trained wavefunction: energy, correlations, Rényi entropies and saliency maps.
 
-    python -m tfqsr.analyze --run_dir=runs/tfim10 [--flagfile=flags/analyze.flags]
+    python -m tfqsr.analyze --run_dir=runs/tfim10 [--flagfile=flags/analyze/default.flags]
 
 Loads RUN/export/model.keras and the Hamiltonian of RUN/config.json and writes JSON and PNG
 plots to RUN/analysis/ (see ``tfqsr.analysis.report``). All flags are checked before any work;
-a bad value exits with status 2 and one message naming the flag.
+a bad value exits with status 2 and one message naming the flag. Under ``horovodrun -np K``
+each rank draws and evaluates its share of the samples with its own seed stream, the estimates
+are combined exactly over the ranks, and rank 0 writes.
 
 From Python: ``tfqsr.analysis.report.analyze_run(run_dir, AnalysisOptions(...))``.
 """
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from tfqsr.runtime import cli, threads  # noqa: E402
-from tfqsr.validation import ConfigError, require  # noqa: E402
+from tfqsr.runtime import cli
+from tfqsr.validation import require
 
 FLAGS = flags.FLAGS
 
@@ -38,11 +38,11 @@ def define_flags():
     flags.DEFINE_integer("renyi_order", 2, "Rényi index n >= 2 of the entropies of every cut.")
     flags.DEFINE_integer("batch_size", 1024, "Configurations per call of the model (memory).")
     flags.DEFINE_integer("verbose", 1, "1 progress bars, 0 silent.")
-    threads.define_flags()
 
 
-def options_from_flags():
-    """Validate every flag (before TensorFlow loads) and return (run_dir, AnalysisOptions)."""
+def validate():
+    """Validate every flag (before TensorFlow loads) and return (run_dir, the keyword arguments
+    of AnalysisOptions)."""
     run_dir = FLAGS.run_dir
     require(run_dir is not None and os.path.isdir(run_dir), "run_dir", "an existing run directory",
             run_dir)
@@ -64,25 +64,21 @@ def options_from_flags():
     check(FLAGS.xx_pairs_per_distance is None or FLAGS.xx_pairs_per_distance >= 1,
           "xx_pairs_per_distance", "an integer >= 1")
     check(FLAGS.batch_size >= 1, "batch_size", "an integer >= 1")
-    threads.check(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
-    from tfqsr.analysis.report import AnalysisOptions
-    return run_dir, AnalysisOptions(
+    return run_dir, dict(
         n_samples=FLAGS.n_samples, offdiagonal_samples=FLAGS.offdiagonal_samples, seed=FLAGS.seed,
         saliency_samples=FLAGS.saliency_samples, saliency_steps=FLAGS.saliency_steps,
         max_distance=FLAGS.max_distance, xx_pairs_per_distance=FLAGS.xx_pairs_per_distance,
         renyi_order=FLAGS.renyi_order, batch_size=FLAGS.batch_size)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
-    run_dir, options = options_from_flags()
-    threads.configure(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
-    from tfqsr.analysis.report import analyze_run
+def main(plan):
+    run_dir, options = plan
+    from tfqsr.analysis.report import AnalysisOptions, analyze_run
     from tfqsr.runtime.distributed import Distributed
-    is_chief = Distributed().is_chief
-    summary = analyze_run(run_dir, options, verbose=FLAGS.verbose, is_chief=is_chief)
-    if is_chief:
+    distributed = Distributed()
+    summary = analyze_run(run_dir, AnalysisOptions(**options), verbose=FLAGS.verbose,
+                          distributed=distributed)
+    if distributed.is_chief:
         text = f"energy {summary['energy']:.6f} +- {summary['energy_error']:.6f}"
         if summary["exact_energy"] is not None:
             text += f", exact {summary['exact_energy']:.6f}, relative error {summary['relative_error']:.2e}"
@@ -90,6 +86,7 @@ def main(argv):
     return 0
 
 
+COMMAND = cli.Command(validate=validate, main=main, define_flags=define_flags)
+
 if __name__ == "__main__":
-    define_flags()
-    cli.run(main)
+    cli.run(COMMAND)

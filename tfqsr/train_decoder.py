@@ -1,41 +1,51 @@
 """Train a transformer quantum state by variational Monte Carlo.
 
-    python -m tfqsr.train_decoder -s 100 -d 2 -h 4 [--flagfile=flags/tfim100.flags]
+    python -m tfqsr.train_decoder -s 100 -d 2 -h 4 [--flagfile=flags/train_decoder/tfim100.flags]
 
 Short flags keep the original transformer-quantum-states code's names: -s system size,
 -d dictionary size (2^w for tokens of w spins), -h heads, -r layers, -w warm-up steps, -e seed,
--c relative-position clipping distance. Re-running with the same --run_dir resumes; another
+-c relative-position clipping distance. Choosing --optimizer brings its defaults for --lr,
+--lr_schedule, -w and the --diag_shift flags (Adam: 1e-3 with the 1/sqrt(step) warm-up
+schedule; sr, minsr: a constant 0.05 after 20 warm-up steps, a diagonal shift decaying from
+0.01 to 0.001); flags given explicitly win. Re-running with the same --run_dir resumes; another
 configuration in an existing run directory is refused unless --overwrite.
 
 From Python: ``tfqsr.train_decoder.run(VMCConfig(...), run_dir)``.
 """
+import dataclasses
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from tfqsr.runtime import cli, threads
-from tfqsr.validation import ConfigError
-from tfqsr.runtime.rundir import RunDirectoryError, check_run_dir, prepare_run_dir
-from tfqsr.vmc import config as vmc_config
+from tfqsr.runtime import cli, experiment
+from tfqsr.vmc.config import LR_SCHEDULES, OPTIMIZERS, SHORT_NAMES, SR_SOLVERS, VMCConfig
+from tfqsr.vmc.methods import METHOD_DEFAULTS
 
 FLAGS = flags.FLAGS
 # Changing these continues a run instead of starting another one.
 RESUMABLE_FIELDS = ("steps", "checkpoint_every")
 
 
+def _method_default(field):
+    """Help text of a flag whose default comes with --optimizer."""
+    values = {}
+    for method, defaults in METHOD_DEFAULTS.items():
+        values.setdefault(defaults.get(field), []).append(method)
+    return "default by --optimizer: " + ", ".join(
+        f"{'/'.join(methods)} {value}" for value, methods in values.items() if value is not None)
+
+
 def define_flags():
     """Define the flags (in a function, so importing this module has no side effects)."""
-    d = vmc_config.VMCConfig()
-    short = vmc_config.SHORT_NAMES
+    d = VMCConfig()
+    short = SHORT_NAMES
     flags.DEFINE_integer("system_size", d.system_size, "Number of spins N.", short_name=short["system_size"])
     flags.DEFINE_integer("dictionary_size", d.dictionary_size,
                          "Words per token, 2^w for tokens of w spins.", short_name=short["dictionary_size"])
     flags.DEFINE_integer("num_heads", d.num_heads, "Attention heads.", short_name=short["num_heads"])
     flags.DEFINE_integer("num_layers", d.num_layers, "Decoder layers.", short_name=short["num_layers"])
-    flags.DEFINE_integer("warmup_steps", d.warmup_steps, "Learning-rate warm-up steps.",
-                         short_name=short["warmup_steps"])
+    flags.DEFINE_integer("warmup_steps", None, "Learning-rate warm-up steps (" +
+                         _method_default("warmup_steps") + ").", short_name=short["warmup_steps"])
     flags.DEFINE_integer("seed", d.seed, "Random seed.", short_name=short["seed"])
     flags.DEFINE_integer("clip_distance", d.clip_distance, "Relative-position clipping distance.",
                          short_name=short["clip_distance"])
@@ -47,18 +57,22 @@ def define_flags():
     flags.DEFINE_float("field", d.field, "Transverse field h of the TFIM (J = 1).")
     flags.DEFINE_integer("steps", d.steps, "Total optimization steps (raise it to continue a run).")
     flags.DEFINE_integer("batch_size", d.batch_size, "Samples per step and per process.")
-    flags.DEFINE_float("lr", d.lr, "Peak learning rate (reached after the warm-up).")
-    flags.DEFINE_string("lr_schedule", d.lr_schedule,
-                        f"One of {', '.join(vmc_config.LR_SCHEDULES)}: linear warm-up over -w steps to "
-                        "--lr, then 1/sqrt(step) decay (warmup) or --lr (constant; -w 0: no warm-up).")
-    flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(vmc_config.OPTIMIZERS)} "
+    flags.DEFINE_float("lr", None, f"Peak learning rate, reached after the warm-up ({_method_default('lr')}).")
+    flags.DEFINE_string("lr_schedule", None,
+                        f"One of {', '.join(LR_SCHEDULES)}: linear warm-up over -w steps to --lr, then "
+                        "1/sqrt(step) decay (warmup) or --lr (constant; -w 0: no warm-up) "
+                        f"({_method_default('lr_schedule')}).")
+    flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(OPTIMIZERS)} "
                         "(sr, minsr: natural gradient (S + lambda I)^-1 F with SGD at --lr).")
-    flags.DEFINE_float("diag_shift", d.diag_shift, "sr/minsr: initial diagonal shift lambda.")
-    flags.DEFINE_float("diag_shift_decay", d.diag_shift_decay,
-                       "sr/minsr: lambda(step) = max(--diag_shift_min, --diag_shift * decay^step).")
-    flags.DEFINE_float("diag_shift_min", d.diag_shift_min, "sr/minsr: smallest diagonal shift.")
+    flags.DEFINE_float("diag_shift", None,
+                       f"sr/minsr: initial diagonal shift lambda ({_method_default('diag_shift')}).")
+    flags.DEFINE_float("diag_shift_decay", None,
+                       "sr/minsr: lambda(step) = max(--diag_shift_min, --diag_shift * decay^step) "
+                       f"({_method_default('diag_shift_decay')}).")
+    flags.DEFINE_float("diag_shift_min", None,
+                       f"sr/minsr: smallest diagonal shift ({_method_default('diag_shift_min')}).")
     flags.DEFINE_string("sr_solver", d.sr_solver,
-                        f"sr/minsr: one of {', '.join(vmc_config.SR_SOLVERS)} (eigh, conjugate gradients).")
+                        f"sr/minsr: one of {', '.join(SR_SOLVERS)} (eigh, conjugate gradients).")
     flags.DEFINE_integer("jacobian_chunk_size", d.jacobian_chunk_size,
                          "sr/minsr: samples per per-sample-gradient (jacobian) call.")
     flags.DEFINE_integer("chunk_size", d.chunk_size,
@@ -67,15 +81,22 @@ def define_flags():
     flags.DEFINE_string("run_dir", None, "Run directory (default runs/<hamiltonian><N>).")
     flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
     flags.DEFINE_integer("verbose", 1, "1 progress bar, 2 one line per step, 0 silent.")
-    threads.define_flags()
 
 
 def config_from_flags():
-    """The VMCConfig of the flags, with every flag validated (ConfigError otherwise)."""
-    fields = {f.name: FLAGS[f.name].value for f in vmc_config.dataclasses.fields(vmc_config.VMCConfig)}
-    config = vmc_config.VMCConfig(**fields).validate()
-    threads.check(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
-    return config
+    """The VMCConfig of the flags (unset method-dependent flags stay None: see ``resolve``)."""
+    return VMCConfig(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(VMCConfig)})
+
+
+def check(config, run_dir, *, overwrite=False):
+    """The checked ``RunPlan`` of ``config`` in ``run_dir`` (ConfigError otherwise; writes nothing)."""
+    return experiment.check_run(config, run_dir, overwrite=overwrite, resumable=RESUMABLE_FIELDS)
+
+
+def train(plan, *, verbose=1, distributed=None):
+    """Train and export the run of a checked ``plan``; returns ("completed" | "interrupted", last step)."""
+    from tfqsr.vmc.trainer import vmc_experiment
+    return experiment.run_experiment(plan, vmc_experiment, verbose=verbose, distributed=distributed)
 
 
 def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
@@ -84,39 +105,7 @@ def run(config, run_dir, *, overwrite=False, verbose=1, distributed=None):
     Returns ("completed" | "interrupted", last step). Raises ConfigError for invalid input
     before any file is written.
     """
-    config.validate()
-    try:
-        mode = check_run_dir(run_dir, config.to_dict(), overwrite, RESUMABLE_FIELDS,
-                             defaults=vmc_config.VMCConfig().to_dict())
-    except RunDirectoryError as error:
-        raise ConfigError(f"--run_dir: {error}") from None
-    # Imported after validation so that bad input is reported before TensorFlow loads.
-    import keras
-    from tfqsr import exact
-    from tfqsr.runtime.distributed import Distributed
-    from tfqsr.runtime.export import export_wavefunction
-    from tfqsr.vmc.trainer import VMCTrainer
-
-    distributed = distributed or Distributed()
-    hamiltonian = vmc_config.build_hamiltonian(config)
-    exact_energy = exact.exact_energy(hamiltonian)
-    distributed.barrier()  # every rank has checked run_dir before rank 0 writes into it
-    if distributed.is_chief:
-        prepare_run_dir(run_dir, config.to_dict(), mode)
-        reference = "unknown" if exact_energy is None else f"{exact_energy:.10f}"
-        print(f"{hamiltonian!r}: exact energy {reference}; run directory {run_dir} ({mode})", flush=True)
-    keras.utils.set_random_seed(config.seed)  # the initial weights follow from the seed
-    model = vmc_config.build_model(config)
-    trainer = VMCTrainer(model, hamiltonian, batch_size=config.batch_size,
-                         optimizer=vmc_config.build_optimizer(config), seed=config.seed,
-                         chunk_size=config.chunk_size or None, distributed=distributed,
-                         exact_energy=exact_energy,
-                         preconditioner=vmc_config.build_preconditioner(config))
-    outcome, step = trainer.fit(config.steps, run_dir, checkpoint_every=config.checkpoint_every,
-                                verbose=verbose)
-    if outcome == "completed" and distributed.is_chief:
-        export_wavefunction(model, os.path.join(run_dir, "export"))
-    return outcome, step
+    return train(check(config, run_dir, overwrite=overwrite), verbose=verbose, distributed=distributed)
 
 
 def _summary(run_dir):
@@ -128,23 +117,24 @@ def _summary(run_dir):
     return text
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise ConfigError(f"unexpected positional arguments {argv[1:]}; all options are flags")
+def validate():
     config = config_from_flags()
-    threads.configure(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
     run_dir = FLAGS.run_dir or os.path.join("runs", f"{config.hamiltonian}{config.system_size}")
+    return check(config, run_dir, overwrite=FLAGS.overwrite)
+
+
+def main(plan):
     from tfqsr.runtime.distributed import Distributed
     distributed = Distributed()
-    outcome, step = run(config, run_dir, overwrite=FLAGS.overwrite, verbose=FLAGS.verbose,
-                        distributed=distributed)
+    outcome, step = train(plan, verbose=FLAGS.verbose, distributed=distributed)
     if distributed.is_chief:
-        print(_summary(run_dir))
+        print(_summary(plan.run_dir))
         if outcome == "interrupted":
             print(f"interrupted after step {step}; run the same command again to resume", flush=True)
     return 0 if outcome == "completed" else 130
 
 
+COMMAND = cli.Command(validate=validate, main=main, define_flags=define_flags)
+
 if __name__ == "__main__":
-    define_flags()
-    cli.run(main)
+    cli.run(COMMAND)

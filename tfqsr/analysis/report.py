@@ -11,6 +11,11 @@ Open TFIM chains of any length (free fermions) and other systems of at most ``EX
 spins (the ED ground state) also get exact correlations and entropies (``tfqsr.exact``).
 Everything is written into a temporary directory that then replaces ``RUN/analysis``,
 by the chief process only.
+
+Under Horovod every rank draws and evaluates its share of each sample count (``rank_share``)
+with its own seed stream, and the estimates are combined exactly over ranks (``combine_*`` in
+``tfqsr.analysis.statistics``); the diagonal correlations, cheap, come from all ranks' samples
+gathered. In one process the numbers are those of the same seed as before.
 """
 import dataclasses
 import os
@@ -18,17 +23,22 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfqsr import exact
 from tfqsr.analysis import plots, saliency
-from tfqsr.analysis.entropy import renyi_entropy_cuts
-from tfqsr.analysis.observables import DEFAULT_BATCH_SIZE, correlations, energy, single_flip_ratios
-from tfqsr.analysis.statistics import draw_samples, json_values
+from tfqsr.analysis.entropy import cut_regions, swap_estimator
+from tfqsr.analysis.observables import (DEFAULT_BATCH_SIZE, PairCorrelation, correlations, energy,
+                                        single_flip_ratios)
+from tfqsr.analysis.statistics import (Estimate, combine_energy, combine_estimates, combine_means,
+                                       draw_samples, json_values, rank_share, stateless_seed)
 from tfqsr.operators import TransverseFieldIsing
+from tfqsr.runtime.distributed import Distributed
 from tfqsr.runtime.files import staged_directory, write_json_atomic
 from tfqsr.runtime.logging import read_metrics
 from tfqsr.runtime.rundir import read_config
-from tfqsr.vmc import config as vmc_config
+from tfqsr.validation import ConfigError, require
+from tfqsr.vmc.config import VMCConfig
 
 EXACT_MAX_SITES = 12
 ANALYSIS_DIR = "analysis"
@@ -57,7 +67,7 @@ class AnalysisOptions:
 def load_run(run_dir):
     """(VMCConfig, wavefunction) of a run with an exported model."""
     import tfqsr.wavefunctions  # noqa: F401  (registers the model classes for deserialization)
-    config = vmc_config.VMCConfig(**read_config(run_dir))
+    config = VMCConfig(**read_config(run_dir))
     model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
     return config, model
 
@@ -122,52 +132,113 @@ class _Stages:
             print(text, flush=True)
 
 
-def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, is_chief=True):
+def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, distributed=None):
     """Analyze the exported model of ``run_dir``; returns the summary dict (energy.json without
     the options, plus the wall time of each stage in ``seconds``).
 
-    Only ``is_chief`` writes ``run_dir/analysis``; every process computes (with the same seed).
+    ``distributed`` (default: one process) splits the samples across ranks (module docstring);
+    only its chief writes ``run_dir/analysis`` and shows progress. Raises ConfigError before any
+    estimator runs when the model has no saliency maps or a rank's share is too small.
     """
+    distributed = distributed or Distributed(use_horovod=False)
     config, model = load_run(run_dir)
-    hamiltonian = vmc_config.build_hamiltonian(config)
     o = options
+    _check_before_estimating(model, o, distributed.size)
+    hamiltonian = config.build_hamiltonian()
+    verbose = verbose if distributed.is_chief else 0
     stage = _Stages(verbose)
-    stage("sampling", f"sampling {o.n_samples} configurations of {hamiltonian!r}")
-    samples = draw_samples(model, o.n_samples, o.seed, verbose=verbose)
-    subset = samples[:o.offdiagonal_samples]
+    n_samples, n_offdiagonal, n_saliency = (rank_share(n, distributed) for n in (
+        o.n_samples, o.offdiagonal_samples, o.saliency_samples))
+    ranks = f" on {distributed.size} ranks" if distributed.size > 1 else ""
+    stage("sampling", f"sampling {o.n_samples} configurations of {hamiltonian!r}{ranks}")
+    sample_seed, pair_seed = _rank_seeds(o.seed, distributed)
+    samples = draw_samples(model, n_samples, sample_seed, verbose=verbose)
+    subset = samples[:n_offdiagonal]
 
-    stage("energy", f"energy from {len(subset)} samples")
+    stage("energy", f"energy from {o.offdiagonal_samples} samples")
     e, e_error, variance, ratios = energy(model, hamiltonian, subset, batch_size=o.batch_size,
                                           verbose=verbose, return_ratios=True)
+    e, e_error, variance = combine_energy(e, e_error, variance, len(subset), distributed)
     e_exact = exact.exact_energy(hamiltonian)
     summary = {"energy": e, "energy_error": e_error, "variance": variance,
-               "exact_energy": e_exact, "n_samples": len(subset),
+               "exact_energy": e_exact, "n_samples": o.offdiagonal_samples,
                "relative_error": None if e_exact is None else abs(e - e_exact) / abs(e_exact)}
 
     stage("correlations", "correlations (X and XX from the off-diagonal samples; X shared with "
                           "the energy when the Hamiltonian's columns are the single flips)")
-    measured = correlations(model, samples=samples, offdiagonal_samples=o.offdiagonal_samples,
+    measured = correlations(model, samples=samples, offdiagonal_samples=n_offdiagonal,
                             max_distance=o.max_distance, xx_pairs_per_distance=o.xx_pairs_per_distance,
-                            seed=o.seed, batch_size=o.batch_size, verbose=verbose,
+                            seed=pair_seed, batch_size=o.batch_size, verbose=verbose,
                             x_flip_ratios=single_flip_ratios(hamiltonian, ratios))
+    if distributed.size > 1:
+        measured = _combine_correlations(model, measured, samples, n_offdiagonal, o, distributed)
 
     per_replica = len(subset) // o.renyi_order
-    stage("entropy", f"Rényi S_{o.renyi_order} of every cut from {o.renyi_order} x {per_replica} samples")
+    stage("entropy", f"Rényi S_{o.renyi_order} of every cut from {o.renyi_order} x "
+                     f"{o.offdiagonal_samples // o.renyi_order} samples")
     replicas = subset[:per_replica * o.renyi_order].reshape(o.renyi_order, per_replica, -1)
-    entropy = renyi_entropy_cuts(model, o.renyi_order, replicas=replicas,
-                                 batch_size=o.batch_size, verbose=verbose)
+    entropy, trace = swap_estimator(model, replicas, cut_regions(model.n_sites),
+                                    batch_size=o.batch_size, verbose=verbose)
+    if distributed.size > 1:
+        entropy = _entropy_from_trace(combine_estimates(trace, per_replica, distributed), o.renyi_order)
 
     stage("saliency", f"saliency from {o.saliency_samples} samples, {o.saliency_steps} Riemann steps")
-    maps = saliency.saliency_maps(model, samples[:o.saliency_samples], steps=o.saliency_steps,
-                                  verbose=verbose)
+    maps = saliency.saliency_maps(model, samples[:n_saliency], steps=o.saliency_steps, verbose=verbose)
+    maps = {name: combine_means(matrix, n_saliency, distributed) for name, matrix in maps.items()}
     stage("exact")
     reference = _exact_references(hamiltonian, o.renyi_order)
     stage("writing")
-    if is_chief:
+    if distributed.is_chief:
         _write(run_dir, o, summary, measured, entropy, maps, reference)
     stage(None)
     summary["seconds"] = stage.seconds
     return summary
+
+
+def _check_before_estimating(model, options, ranks):
+    """ConfigError unless the model has the saliency maps' interface and every rank gets a
+    replica tuple of the swap estimator and a saliency sample."""
+    try:
+        saliency._require_transformer(model)
+    except TypeError as error:
+        raise ConfigError(f"the model of --run_dir has no saliency maps: {error}") from None
+    order = options.renyi_order
+    require(options.offdiagonal_samples >= order * ranks, "offdiagonal_samples",
+            f"an integer >= --renyi_order x ranks = {order * ranks} (a replica tuple per rank)",
+            options.offdiagonal_samples)
+    require(options.saliency_samples >= ranks, "saliency_samples",
+            f"an integer >= the number of ranks, {ranks}", options.saliency_samples)
+
+
+def _rank_seeds(seed, distributed):
+    """This rank's (sampler seed, seed of the XX pair draws): ``seed`` itself in one process,
+    else streams of its own (the sampler's folded with the rank)."""
+    if distributed.size == 1:
+        return seed, seed
+    return distributed.fold_rank(stateless_seed(seed)), [seed, distributed.rank]
+
+
+def _combine_correlations(model, measured, samples, n_offdiagonal, options, distributed):
+    """The correlations of all ranks: Z, ZZ and connected ZZ from the gathered samples (exactly
+    those of one process holding them), X and XX combined over ranks."""
+    gathered = np.asarray(distributed.allgather(tf.constant(samples)))
+    diagonal = correlations(model, samples=gathered, offdiagonal_samples=0,
+                            max_distance=options.max_distance, batch_size=options.batch_size)
+
+    def combine(estimate):
+        return None if estimate is None else combine_estimates(estimate, n_offdiagonal, distributed)
+
+    xx = measured.xx
+    return dataclasses.replace(
+        diagonal, magnetization_x=combine(measured.magnetization_x),
+        xx=PairCorrelation(combine(xx.matrix), combine(xx.by_distance)))
+
+
+def _entropy_from_trace(trace, order):
+    """S_n = log(Tr rho_A^n) / (1 - n) with the delta-method error (``tfqsr.analysis.entropy``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return Estimate(np.log(trace.value) / (1 - order),
+                        trace.error / ((order - 1) * np.abs(trace.value)))
 
 
 def _write(run_dir, options, summary, measured, entropy, maps, reference):

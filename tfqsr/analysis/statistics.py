@@ -7,6 +7,12 @@ of a sample mean of per-sample values f_k, k = 1..n, is
 
 with no autocorrelation correction. A nonlinear function g of a mean gets the delta-method
 error |g'(mean)| SE.
+
+Across ranks (``tfqsr.runtime.distributed``), each holding its own samples, estimates combine
+exactly: every rank contributes (count, mean, sum of squared deviations) of its samples, and the
+sums over ranks give those of the union (Chan et al.'s pairwise update written as allreduced
+sums), so the combined mean and standard error equal those of one process holding all the
+samples, up to round-off.
 """
 import dataclasses
 import math
@@ -14,6 +20,8 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfqsr.validation import is_integer
 
 
 def json_values(array):
@@ -109,8 +117,8 @@ SAMPLE_BATCH_SIZE = 256
 
 def draw_samples(wavefunction, n_samples, seed, *, batch_size=SAMPLE_BATCH_SIZE, verbose=0):
     """``n_samples`` exact samples [n, N] (numpy int32) drawn in batches of ``batch_size``,
-    batch k with the stateless seed of stream k of ``seed``. Every call draws a full batch (the
-    last one is cut), so the compiled sampler sees one shape."""
+    batch k with the stateless seed of stream k of ``seed`` (see ``stateless_seed``). Every call
+    draws a full batch (the last one is cut), so the compiled sampler sees one shape."""
     batch_size = min(batch_size, n_samples)
     progress = keras.utils.Progbar(n_samples, unit_name="sample") if verbose else None
     batches = []
@@ -124,5 +132,63 @@ def draw_samples(wavefunction, n_samples, seed, *, batch_size=SAMPLE_BATCH_SIZE,
 
 
 def stateless_seed(seed, stream=0):
-    """The stateless seed (int32 [2]) of random stream ``stream`` of the integer ``seed``."""
-    return tf.constant([int(seed), int(stream)], tf.int32)
+    """The stateless seed (int32 [2]) of random stream ``stream`` of ``seed``: [seed, stream] for
+    an integer, ``seed`` folded with ``stream`` for a stateless seed [2] (e.g. a rank's own
+    stream, ``Distributed.fold_rank``)."""
+    if is_integer(seed):
+        return tf.constant([int(seed), int(stream)], tf.int32)
+    return tf.cast(tf.random.experimental.stateless_fold_in(seed, int(stream)), tf.int32)
+
+
+def rank_share(total, distributed):
+    """How many of ``total`` items this rank takes when they are split as evenly as possible
+    over the ranks (the first ``total % size`` ranks take one more)."""
+    base, extra = divmod(int(total), distributed.size)
+    return base + (distributed.rank < extra)
+
+
+def _sums_over_ranks(arrays, distributed):
+    """Elementwise sums over ranks of float64 arrays, in one grouped allreduce."""
+    means = distributed.allreduce_mean([np.asarray(a, np.float64) for a in arrays])
+    return [np.asarray(m, np.float64) * distributed.size for m in means]
+
+
+def _mean_over_ranks(value, count, distributed):
+    """(count, mean) over all ranks' samples from this rank's mean ``value`` of ``count``."""
+    total, weighted = _sums_over_ranks([count, count * np.asarray(value, np.float64)], distributed)
+    return total, weighted / total
+
+
+def _merge_moments(count, mean, squares, distributed):
+    """(count, mean, sum of squared deviations) of all ranks' samples from this rank's."""
+    total, mean_all = _mean_over_ranks(mean, count, distributed)
+    squares_all, = _sums_over_ranks([squares + count * (mean - mean_all) ** 2], distributed)
+    return total, mean_all, squares_all
+
+
+def combine_means(value, count, distributed):
+    """The mean over all ranks' samples of a per-sample quantity, from this rank's mean
+    ``value`` of ``count`` samples. Every rank calls it and gets the result; the identity in one
+    process (as the functions below)."""
+    return value if distributed.size == 1 else _mean_over_ranks(value, count, distributed)[1]
+
+
+def combine_estimates(estimate, count, distributed):
+    """The :class:`Estimate` of the mean over all ranks' samples, from this rank's
+    ``estimate`` of the mean of its ``count`` samples (exact: module docstring)."""
+    if distributed.size == 1:
+        return estimate
+    with np.errstate(invalid="ignore"):  # the error of fewer than two samples is NaN
+        squares = np.where(count > 1, estimate.error**2 * count * (count - 1), 0.0)
+    total, mean, squares = _merge_moments(count, estimate.value, squares, distributed)
+    return Estimate(mean, np.sqrt(squares / (total - 1) / total))
+
+
+def combine_energy(energy, error, variance, count, distributed):
+    """``(energy, standard error, variance)`` over all ranks' local energies (the statistics of
+    ``tfqsr.vmc.estimators.energy_statistics``) from those of this rank's ``count``."""
+    if distributed.size == 1:
+        return energy, error, variance
+    total, mean, squares = _merge_moments(count, energy, variance * count, distributed)
+    variance = squares / total
+    return float(mean), float(np.sqrt(variance / total)), float(variance)

@@ -19,7 +19,7 @@ from tfqsr.validation import require
 
 
 def define_flags():
-    """The two flags every entry point takes."""
+    """The two flags every entry point takes (``tfqsr.runtime.cli`` defines them)."""
     flags.DEFINE_integer("intra_op_threads", 1,
                          "Threads per TensorFlow op (0: TensorFlow's default, all cores).")
     flags.DEFINE_integer("inter_op_threads", 0,

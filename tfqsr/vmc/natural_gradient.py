@@ -45,9 +45,8 @@ so every rank solves the same global m x m system and computes the same update.
 """
 import tensorflow as tf
 
-from tfqsr.vmc.config import SR_SOLVERS as SOLVERS  # one list, shared with validation
+from tfqsr.vmc.methods import NATURAL_GRADIENT_METHODS as METHODS, SR_SOLVERS as SOLVERS
 
-METHODS = ("sr", "minsr")
 CONDITION_ITERATIONS = 20  # power iterations of each extreme eigenvalue in the direct solver
 
 

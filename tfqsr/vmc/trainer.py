@@ -11,8 +11,11 @@ global averages.
 """
 import tensorflow as tf
 
-from tfqsr.runtime.distributed import Distributed
+from tfqsr import exact
 from tfqsr.runtime import training
+from tfqsr.runtime.distributed import Distributed
+from tfqsr.runtime.experiment import Experiment
+from tfqsr.runtime.export import export_wavefunction
 from tfqsr.vmc.estimators import energy_statistics, surrogate_loss
 
 
@@ -105,3 +108,27 @@ class VMCTrainer:
             broadcast=self.model.variables + self.optimizer.variables,
             checkpoint_every=checkpoint_every,
             progress_keys=("energy", "energy_error", "relative_error"), verbose=verbose)
+
+
+def vmc_experiment(config, distributed):
+    """The :class:`~tfqsr.runtime.experiment.Experiment` of a VMC configuration, for
+    ``run_experiment``: its Hamiltonian (with the exact energy when ``tfqsr.exact`` knows it),
+    model, optimizer and preconditioner from the configuration's builders
+    (``build_hamiltonian``, ``build_model``, ``build_optimizer``, ``build_preconditioner``: the
+    pieces of ``tfqsr.vmc.config``), trained by a :class:`VMCTrainer` with its ``batch_size``,
+    ``seed``, ``chunk_size``, ``steps`` and ``checkpoint_every``; the model is exported with
+    ``export_wavefunction``."""
+    hamiltonian = config.build_hamiltonian()
+    exact_energy = exact.exact_energy(hamiltonian)
+    model = config.build_model()
+    trainer = VMCTrainer(model, hamiltonian, batch_size=config.batch_size,
+                         optimizer=config.build_optimizer(), seed=config.seed,
+                         chunk_size=config.chunk_size or None, distributed=distributed,
+                         exact_energy=exact_energy, preconditioner=config.build_preconditioner())
+    reference = "unknown" if exact_energy is None else f"{exact_energy:.10f}"
+    return Experiment(
+        fit=lambda run_dir, verbose: trainer.fit(config.steps, run_dir,
+                                                 checkpoint_every=config.checkpoint_every,
+                                                 verbose=verbose),
+        export=lambda directory: export_wavefunction(model, directory),
+        description=f"{hamiltonian!r}: exact energy {reference}")
