@@ -1,5 +1,4 @@
 """The VMC energy gradient against finite differences of the exact variational energy."""
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,13 +7,6 @@ from tests.references import exact_variational_energy
 from tfqsr import hilbert, operators
 from tfqsr.vmc import energy_statistics, surrogate_loss
 from tfqsr.wavefunctions import TransformerWavefunction
-
-
-@pytest.fixture
-def float64():
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
 
 
 @pytest.mark.parametrize("operator,phase", [

@@ -24,16 +24,6 @@ N_SITES = 6
 SHIFT = 1e-2
 
 
-@pytest.fixture
-def float64():
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
-
-
 def small_model(phase, n_sites=N_SITES):
     keras.utils.set_random_seed(0)  # weights independent of the tests run before
     return TransformerWavefunction(n_sites, num_layers=1, num_heads=2, d_model=8, clip_distance=3,
