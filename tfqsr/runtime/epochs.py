@@ -110,8 +110,8 @@ class Position:
 
     def add(self, metrics, rows):
         """Add one batch's metrics (a dict of floats, global means) over ``rows`` rows."""
-        values = np.array([metrics[k] for k in sorted(metrics)])
         self.names = tuple(sorted(metrics))
+        values = np.array([metrics[k] for k in self.names])
         self.sums = (self.sums if self.sums.size else 0.0) + rows * values
         self.rows += rows
 
@@ -129,11 +129,15 @@ class _State(tf.Module):
     """The trainer's checkpointed state: a ``Position`` (one variable per field, of any
     shape) and the best value of the best-checkpoint monitor."""
 
+    DTYPES = {int: tf.int64, bool: tf.bool, float: tf.float64, tuple: tf.string,
+              np.ndarray: tf.float64}
+
     def __init__(self, best_monitor, best_mode):
         super().__init__(name=None)
-        for name, value in dataclasses.asdict(Position()).items():
-            setattr(self, name, tf.Variable(value, shape=tf.TensorShape(None), trainable=False,
-                                            name=name, dtype=tf.string if name == "names" else None))
+        for field in dataclasses.fields(Position):
+            setattr(self, field.name, tf.Variable(
+                getattr(Position(), field.name), dtype=self.DTYPES[field.type],
+                shape=tf.TensorShape(None), trainable=False, name=field.name))
         self.best = Monitor(best_monitor, best_mode) if best_monitor else None
 
     def store(self, position):

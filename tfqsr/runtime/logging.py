@@ -93,7 +93,7 @@ class Progress:
             due = final
         else:
             due = now - self._last_line >= self.interval or position >= self.total
-        self._pending = self.line(position, rate, shown)
+        self._pending = self._line(position, rate, shown)
         if due:
             self.flush()
             self._last_line = now
@@ -104,7 +104,7 @@ class Progress:
             print(self._pending, flush=True)
             self._pending = None
 
-    def line(self, position, rate, shown):
+    def _line(self, position, rate, shown):
         """The plain progress line (no control codes)."""
         text = f"{self.unit} {_number(position)}/{self.total} ({100 * position / self.total:.0f}%)"
         if rate:
