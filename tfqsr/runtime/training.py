@@ -8,8 +8,6 @@ the same step, else RuntimeError) and written by rank 0 only.
 """
 import os
 
-import numpy as np
-
 from tfqsr.runtime.checkpoints import Checkpointer
 from tfqsr.runtime.logging import MetricsLogger
 from tfqsr.runtime.loop import run_loop
@@ -19,12 +17,7 @@ def train(step_fn, *, run_dir, total_steps, trackables, distributed, broadcast=(
           checkpoint_every=100, progress_keys=(), verbose=1):
     """Run ``step_fn`` to ``total_steps`` in ``run_dir``; returns (outcome, last step)."""
     checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"), **trackables)
-    start_step = checkpointer.restore_latest()
-    steps = np.asarray(distributed.allgather(np.array([start_step], np.int64)))
-    if (steps != start_step).any():
-        raise RuntimeError(
-            f"the ranks restored different steps from {run_dir} ({steps.tolist()} by rank): "
-            "every rank must read the run directory, e.g. on a file system shared by all nodes")
+    start_step = checkpointer.restore_latest_on_every_rank(distributed)
     distributed.broadcast_variables(list(broadcast))
     logger = MetricsLogger(run_dir, total_steps, start_step=start_step, progress_keys=progress_keys,
                            enabled=distributed.is_chief, verbose=verbose)
