@@ -85,10 +85,15 @@ def swap_estimator(wavefunction, replicas, regions, *, batch_size=DEFAULT_BATCH_
             rows, verbose=verbose, unit_name="tuple"):
         accumulator.add(values)
     trace = accumulator.result()
+    return entropy_from_trace(trace, order), trace
+
+
+def entropy_from_trace(trace, order):
+    """S_n = log(Tr rho_A^n) / (1 - n) and its delta-method error dP / ((n - 1) P) from the
+    Estimate of the trace P (NaN where P <= 0)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        entropy = Estimate(np.log(trace.value) / (1 - order),
-                           trace.error / ((order - 1) * np.abs(trace.value)))
-    return entropy, trace
+        return Estimate(np.log(trace.value) / (1 - order),
+                        trace.error / ((order - 1) * np.abs(trace.value)))
 
 
 @tf.function(reduce_retracing=True)

@@ -27,10 +27,10 @@ import tensorflow as tf
 
 from tfqsr import exact
 from tfqsr.analysis import plots, saliency
-from tfqsr.analysis.entropy import cut_regions, swap_estimator
+from tfqsr.analysis.entropy import cut_regions, entropy_from_trace, swap_estimator
 from tfqsr.analysis.observables import (DEFAULT_BATCH_SIZE, PairCorrelation, correlations, energy,
                                         single_flip_ratios)
-from tfqsr.analysis.statistics import (Estimate, combine_energy, combine_estimates, combine_means,
+from tfqsr.analysis.statistics import (combine_energy, combine_estimates, combine_means,
                                        draw_samples, json_values, rank_share, stateless_seed)
 from tfqsr.operators import TransverseFieldIsing
 from tfqsr.runtime.distributed import Distributed
@@ -180,7 +180,7 @@ def analyze_run(run_dir, options=AnalysisOptions(), *, verbose=1, distributed=No
     entropy, trace = swap_estimator(model, replicas, cut_regions(model.n_sites),
                                     batch_size=o.batch_size, verbose=verbose)
     if distributed.size > 1:
-        entropy = _entropy_from_trace(combine_estimates(trace, per_replica, distributed), o.renyi_order)
+        entropy = entropy_from_trace(combine_estimates(trace, per_replica, distributed), o.renyi_order)
 
     stage("saliency", f"saliency from {o.saliency_samples} samples, {o.saliency_steps} Riemann steps")
     maps = saliency.saliency_maps(model, samples[:n_saliency], steps=o.saliency_steps, verbose=verbose)
@@ -199,7 +199,7 @@ def _check_before_estimating(model, options, ranks):
     """ConfigError unless the model has the saliency maps' interface and every rank gets a
     replica tuple of the swap estimator and a saliency sample."""
     try:
-        saliency._require_transformer(model)
+        saliency.require_gradient_saliency(model)
     except TypeError as error:
         raise ConfigError(f"the model of --run_dir has no saliency maps: {error}") from None
     order = options.renyi_order
@@ -232,13 +232,6 @@ def _combine_correlations(model, measured, samples, n_offdiagonal, options, dist
     return dataclasses.replace(
         diagonal, magnetization_x=combine(measured.magnetization_x),
         xx=PairCorrelation(combine(xx.matrix), combine(xx.by_distance)))
-
-
-def _entropy_from_trace(trace, order):
-    """S_n = log(Tr rho_A^n) / (1 - n) with the delta-method error (``tfqsr.analysis.entropy``)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return Estimate(np.log(trace.value) / (1 - order),
-                        trace.error / ((order - 1) * np.abs(trace.value)))
 
 
 def _write(run_dir, options, summary, measured, entropy, maps, reference):

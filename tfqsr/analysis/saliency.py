@@ -53,7 +53,9 @@ def _tokens(model, samples):
     return model.layout.to_tokens(samples.astype(np.int32))
 
 
-def _require_transformer(model):
+def require_gradient_saliency(model):
+    """TypeError unless ``model`` has the ``embed``/``decode`` interface of the transformer,
+    which the gradient and attention saliency maps need."""
     if not (hasattr(model, "embed") and hasattr(model, "decode")):
         raise TypeError(
             f"{type(model).__name__} has no embed(tokens)/decode(h, attention_override=...): the "
@@ -116,7 +118,7 @@ def _spin_flip_chunk(model, tokens):
 
 def input_times_gradient(model, samples, *, verbose=0):
     """Input x gradient M[i, j] = ||X_j * grad_{X_j} l_i||_2 [T, T] averaged over ``samples``."""
-    _require_transformer(model)
+    require_gradient_saliency(model)
     tokens = _tokens(model, samples)
     rows = _chunk_rows(8 * model.n_tokens**2 * model.d_model)
     return _batch_mean(map_batches(lambda t: _input_times_gradient_chunk(model, t), [tokens], rows,
@@ -138,7 +140,7 @@ def _input_times_gradient_chunk(model, tokens):
 def _integrated_attention(model, tokens, steps, verbose):
     """Yield per chunk (saliency [c, T, T], sum of all unrectified attributions [c, T],
     l(A) - l(0) [c, T]) of the integrated attention x gradient with ``steps`` midpoint steps."""
-    _require_transformer(model)
+    require_gradient_saliency(model)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps (Riemann-sum steps) must be an integer >= 1, got {steps!r}")
     rows = _chunk_rows(4 * len(model.blocks) * model.num_heads * model.n_tokens**3)
