@@ -21,7 +21,7 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],  # the suite runs on every core (tests/run.sh)
         # Horovod 0.28.1 does not build against TF 2.21 from PyPI as is; install it with
         # `bash launch/install_horovod.sh`, which patches and builds it (see README).
         "horovod": [],
