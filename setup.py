@@ -19,6 +19,12 @@ setup(
         "numpy>=1.26",
         "scipy>=1.11",
         "matplotlib>=3.8",
+        # Hilbert space models: validated configurations (pydantic v2), tabular data (pandas) and
+        # the datasets that ship with scikit-learn (breast cancer, diabetes, digits), also the
+        # quantum recurrent network's handwritten digits and the HSM benchmark's baselines.
+        "pydantic>=2.5,<3",
+        "pandas>=2.0",
+        "scikit-learn>=1.3",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5"],  # the suite runs on every core (tests/run.sh)
