@@ -159,6 +159,17 @@ def exact_energy(op):
     return None
 
 
+def reference_energy_per_atom(op):
+    """``(energy per atom, error, source)`` of the ground state of ``op``: ``exact_energy``
+    (``source`` "exact", error 0) when it is known, else the operator's published value
+    (``op.qmc_energy_per_atom()``, ``source`` "qmc"), else None."""
+    energy = exact_energy(op)
+    if energy is not None:
+        return energy / op.n_sites, 0.0, "exact"
+    published = getattr(op, "qmc_energy_per_atom", lambda: None)()
+    return None if published is None else (*published, "qmc")
+
+
 def expectation(op_or_sparse, psi):
     """``<psi|O|psi> / <psi|psi>`` of a Hermitian ``O`` given as an Operator, a scipy sparse
     matrix or a numpy array over the full basis. Returns a float; raises ValueError when the

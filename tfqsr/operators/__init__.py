@@ -5,6 +5,7 @@ from tfqsr.operators.haldane_shastry import HaldaneShastry, ModifiedHaldaneShast
 from tfqsr.operators.heisenberg import Heisenberg
 from tfqsr.operators.ising import TransverseFieldIsing
 from tfqsr.operators.pair import PairInteraction
+from tfqsr.operators.rydberg import Rydberg
 
 __all__ = [
     "HaldaneShastry",
@@ -12,5 +13,6 @@ __all__ = [
     "ModifiedHaldaneShastry",
     "Operator",
     "PairInteraction",
+    "Rydberg",
     "TransverseFieldIsing",
 ]
