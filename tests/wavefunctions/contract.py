@@ -65,6 +65,22 @@ def run_wavefunction_test(model, *, hamiltonians=None, n_samples=20_000, seed=(3
     check_training_step_changes_every_weight(model)
 
 
+MAX_LARGE_SITES = 16
+
+
+def run_large_lattice_test(model, *, n_samples=20_000, seed=(3, 4), atol=2e-5):
+    """The phases that cost one batched pass over all 2^N configurations, for lattices up to
+    ``MAX_LARGE_SITES`` (4x4): normalization, cached against uncached and chi-square sampling,
+    ``log_psi_connected`` against full passes and the config round trip. Local energies
+    against the dense H (2^N x M evaluations), the saved-model round trips and the training
+    step run in ``run_wavefunction_test`` on the small lattices of the same model class."""
+    assert model.n_sites <= MAX_LARGE_SITES, "the contract enumerates all 2^N configurations"
+    check_normalization(model)
+    check_sampling(model, n_samples, seed)
+    check_log_psi_connected(model, n_samples, atol)
+    check_config_round_trip(model)
+
+
 def _basis(model):
     return tf.constant(hilbert.all_configurations(model.n_sites))
 

@@ -1,5 +1,6 @@
 """Autoregressive wavefunctions on one base (``AutoregressiveWavefunction``)."""
 from tfqsr.wavefunctions.base import AutoregressiveWavefunction
+from tfqsr.wavefunctions.rnn import RNNWavefunction, TokenRNN
 from tfqsr.wavefunctions.transformer import TransformerWavefunction
 
-__all__ = ["AutoregressiveWavefunction", "TransformerWavefunction"]
+__all__ = ["AutoregressiveWavefunction", "RNNWavefunction", "TokenRNN", "TransformerWavefunction"]
