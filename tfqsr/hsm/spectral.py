@@ -39,6 +39,15 @@ import numpy as np
 import tensorflow as tf
 
 
+def as_dtype(values, dtype):
+    """``values`` (real) in ``dtype``; a complex dtype gets a zero imaginary part through
+    ``tf.complex``, whose gradient is the real part (``tf.cast``'s would warn)."""
+    if dtype.is_complex:
+        values = tf.cast(values, dtype.real_dtype)
+        return tf.complex(values, tf.zeros_like(values))
+    return tf.cast(values, dtype)
+
+
 def hermitian_from_parts(diags, trius, complex_dtype=None):
     """Hermitian matrices ``[K, d, d]`` from diagonals ``[K, d]`` and strictly upper triangles
     ``[K, d(d−1)/2]`` (real) or ``[K, d(d−1)/2, 2]`` (real and imaginary parts, when
@@ -49,7 +58,7 @@ def hermitian_from_parts(diags, trius, complex_dtype=None):
     index[rows, cols] = np.arange(1, len(rows) + 1)
     if complex_dtype is not None:
         trius = tf.complex(trius[..., 0], trius[..., 1])
-        diags = tf.cast(diags, complex_dtype)
+        diags = as_dtype(diags, complex_dtype)
     padded = tf.concat([tf.zeros_like(trius[:, :1]), trius], axis=1)
     upper = tf.gather(padded, index, axis=1)  # [K, d, d]
     return tf.linalg.set_diag(upper + tf.linalg.adjoint(upper), diags)
@@ -61,7 +70,7 @@ def error_hamiltonians(operators, x, shift=0.0):
     ``operators``: ``[K, d, d]`` Hermitian A_k (real or complex)."""
     d = operators.shape[-1]
     half_square = 0.5 * tf.einsum("kij,kjl->il", operators, operators)
-    x = tf.cast(x, operators.dtype)
+    x = as_dtype(x, operators.dtype)
     linear = tf.einsum("bk,kij->bij", x, operators)
     constant = 0.5 * tf.reduce_sum(x * x, axis=-1) + tf.cast(shift, operators.dtype)
     return half_square[None] - linear + constant[:, None, None] * tf.eye(d, dtype=operators.dtype)
