@@ -14,6 +14,13 @@ import importlib
 
 _EXPORTS = {
     "GeneralHSM": "layers", "PauliHSM": "layers", "FeatureWeights": "layers",
+    "HSMModel": "model", "export": "model",
+    "fit": "training", "evaluate": "training", "FitResult": "training",
+    "load_config": "config", "ModelHyperparameters": "config",
+    "GeneralHSModelHyperparameters": "config", "PauliHSModelHyperparameters": "config",
+    "OptimizerConfig": "config", "PerGroupOptimizerParams": "config",
+    "LossFunctionConfig": "config", "SchedulerConfig": "config",
+    "EarlyStoppingConfig": "config", "GradientClippingConfig": "config",
 }
 
 
