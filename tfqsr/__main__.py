@@ -11,6 +11,7 @@ import importlib
 ENTRY_POINTS = (
     "train_decoder",
     "analyze",
+    "l2hmc",
     "hsm",
 )
 

@@ -26,8 +26,15 @@ def integrated_autocorrelation_time(series, *, groups=4):
     def tau(block):
         if np.var(block) == 0:
             return np.inf
-        ess = tfp.mcmc.effective_sample_size(tf.constant(block), filter_beyond_positive_pairs=True,
-                                             cross_chain_dims=1 if block.shape[1] > 1 else None)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # TFP's FFT casts complex to real: a warning per call
+        try:
+            ess = tfp.mcmc.effective_sample_size(
+                tf.constant(block), filter_beyond_positive_pairs=True,
+                cross_chain_dims=1 if block.shape[1] > 1 else None)
+        finally:
+            logger.setLevel(level)
         return float(block.size / np.sum(ess.numpy()))
 
     total = tau(series)
@@ -36,3 +43,15 @@ def integrated_autocorrelation_time(series, *, groups=4):
         return total, np.nan
     parts = [tau(block) for block in np.array_split(series, groups, axis=1)]
     return total, float(np.std(parts, ddof=1) / np.sqrt(groups))
+
+
+def autocorrelation_function(series, max_lag):
+    """rho(t) for t = 0..max_lag of ``series`` [steps, chains], about the mean over all chains
+    and normalized by the variance over all chains (numpy; for plots)."""
+    series = np.asarray(series, np.float64)
+    centered = series - series.mean()
+    variance = np.mean(centered ** 2)
+    if variance == 0:
+        return np.ones(max_lag + 1)
+    steps = series.shape[0]
+    return np.array([np.mean(centered[: steps - t] * centered[t:]) for t in range(max_lag + 1)]) / variance

@@ -90,7 +90,9 @@ class LeapfrogNetwork(keras.layers.Layer):
 
     def call(self, features, other):
         batch = tf.shape(other)[0]
-        inputs = tf.concat([features, other[..., None]], axis=-1)  # [B, *link_shape, F + 1]
+        dtype = self.compute_dtype
+        inputs = tf.concat([tf.cast(features, dtype), tf.cast(other, dtype)[..., None]], axis=-1)
+        # inputs: [B, *link_shape, F + 1]
         if self.conv_filters:
             # [B, 2, nt, nx, F+1] -> images [B, nt, nx, 2 (F+1)]
             h = tf.transpose(inputs, [0, 2, 3, 1, 4])

@@ -1,0 +1,155 @@
+"""Training the learned sampler on the step runtime (``runtime.training.train``).
+
+One step at coupling beta (``L2HMCConfig.beta``: annealed over eras): from this rank's chains
+x, draw a proposal x' with the learned leapfrog (``kernel.propose``: random momenta, a random
+direction per chain), compute its acceptance probability A and the loss (``loss.l2hmc_loss``),
+average the gradients over ranks, clip them to ``clip_norm`` (global norm) and apply Adam,
+unless the loss or a gradient is not finite (then nothing changes and the run stops); then
+accept x' with probability A (Metropolis-Hastings), so the chains stay samples of e^{-S}.
+
+The chains (all ranks' chains, [chains, 2, nt, nx]), the dynamics, the optimizer and the
+random generator are checkpointed, so an interrupted run resumes to the same result. Under
+Horovod each rank moves ``chains / size`` of them with its own seeds and the global chains are
+gathered after every step.
+
+Logged per step: loss, acceptance (mean A), accepted (fraction), dq_int and dq_sin (mean
+|Q(x_new) - Q(x)| after the accept step), plaquette (mean cos theta_P), plaquette_error (minus
+the exact finite-volume value at beta), action (mean S), sumlogdet (mean log-det of the
+proposals), eps_x and eps_v (mean learned step sizes), beta.
+"""
+import functools
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from tfqsr.l2hmc.dynamics import LeapfrogDynamics
+from tfqsr.l2hmc.kernel import propose
+from tfqsr.l2hmc.lattice import U1Lattice
+from tfqsr.l2hmc.loss import acceptance_probability, l2hmc_loss
+from tfqsr.runtime import training
+from tfqsr.runtime.experiment import Experiment
+from tfqsr.runtime.files import staged_directory, write_json_atomic
+
+DTYPES = {"fp32": ("float32", "float32"), "fp64": ("float64", "float64"),
+          "fp16": ("float32", "mixed_float16")}  # (links, networks' dtype policy)
+EXPORT_CONFIG = "dynamics.json"
+EXPORT_WEIGHTS = "dynamics"
+
+
+def build_dynamics(config):
+    """The ``LeapfrogDynamics`` of an ``L2HMCConfig``, built (weights from ``config.seed``)."""
+    dynamics = LeapfrogDynamics(**config.dynamics_arguments(), dtype=DTYPES[config.precision][1])
+    dynamics.build()
+    return dynamics
+
+
+def export_dynamics(dynamics, directory):
+    """Write ``dynamics.json`` (its Keras config) and its weights (a TF checkpoint) atomically."""
+    with staged_directory(directory) as staging:
+        write_json_atomic(os.path.join(staging, EXPORT_CONFIG), keras.saving.serialize_keras_object(dynamics))
+        tf.train.Checkpoint(dynamics=dynamics).write(os.path.join(staging, EXPORT_WEIGHTS))
+
+
+def load_dynamics(directory):
+    """The dynamics written by ``export_dynamics``."""
+    with open(os.path.join(directory, EXPORT_CONFIG)) as f:
+        dynamics = keras.saving.deserialize_keras_object(json.load(f))
+    if not dynamics.built:
+        dynamics.build()
+    tf.train.Checkpoint(dynamics=dynamics).read(os.path.join(directory, EXPORT_WEIGHTS)).assert_consumed()
+    return dynamics
+
+
+class L2HMCTrainer:
+    """Train ``dynamics`` on ``lattice`` (module docstring) with settings from an ``L2HMCConfig``."""
+
+    def __init__(self, config, dynamics, lattice, *, distributed):
+        self.config = config
+        self.dynamics = dynamics
+        self.lattice = lattice
+        self.distributed = distributed
+        self.dtype = tf.as_dtype(DTYPES[config.precision][0])
+        if config.chains % distributed.size:
+            raise ValueError(f"chains ({config.chains}) must be a multiple of the ranks ({distributed.size})")
+        self.local_chains = config.chains // distributed.size
+        self.generator = tf.random.Generator.from_seed(config.seed)
+        self.chains = tf.Variable(lattice.random_links(config.chains, [config.seed, 1], self.dtype),
+                                  trainable=False, name="chains")
+        self.optimizer = keras.optimizers.Adam(config.lr)
+        self.optimizer.build(dynamics.trainable_variables)
+        self._exact = functools.lru_cache(maxsize=None)(lattice.exact_plaquette_finite_volume)
+        self._step = tf.function(self._train_step)
+
+    def _train_step(self, beta):
+        config, lattice, distributed = self.config, self.lattice, self.distributed
+        seeds = distributed.fold_rank(self.generator.make_seeds(1)[:, 0])
+        proposal_seed, accept_seed = tf.unstack(tf.random.experimental.stateless_split(seeds, 2))
+        start = distributed.rank * self.local_chains
+        x = self.chains[start:start + self.local_chains]
+        beta = tf.cast(beta, self.dtype)
+        variables = self.dynamics.trainable_variables
+        with tf.GradientTape() as tape:
+            proposal = propose(self.dynamics, lattice, x, proposal_seed, beta=beta,
+                               merge_directions=config.merge_directions)
+            acceptance = acceptance_probability(proposal.log_accept_ratio)
+            loss = l2hmc_loss(lattice, x, proposal.state, acceptance,
+                              charge_weight=config.charge_weight, plaq_weight=config.plaq_weight)
+        gradients = distributed.average_gradients(tape.gradient(loss, variables))
+        gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
+        finite = tf.math.is_finite(loss) & tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+        if finite:
+            self.optimizer.apply_gradients(zip(gradients, variables))
+        log_u = tf.math.log(tf.random.stateless_uniform(tf.shape(acceptance), accept_seed, dtype=self.dtype))
+        accepted = log_u < proposal.log_accept_ratio
+        x_new = tf.where(tf.reshape(accepted, [-1, 1, 1, 1]), proposal.state, x)
+        self.chains.assign(distributed.allgather(x_new))
+        eps_x, eps_v = self.dynamics.step_sizes()
+        metrics = dict(
+            loss=loss, acceptance=tf.reduce_mean(acceptance),
+            accepted=tf.reduce_mean(tf.cast(accepted, self.dtype)),
+            dq_int=tf.reduce_mean(tf.abs(lattice.topological_charge(x_new, "int")
+                                         - lattice.topological_charge(x, "int"))),
+            dq_sin=tf.reduce_mean(tf.abs(lattice.topological_charge(x_new, "sin")
+                                         - lattice.topological_charge(x, "sin"))),
+            plaquette=tf.reduce_mean(lattice.plaquette(x_new)),
+            action=tf.reduce_mean(lattice.action(x_new, beta)),
+            sumlogdet=tf.reduce_mean(proposal.log_det_jacobian))
+        names = list(metrics)
+        averaged = distributed.allreduce_mean([tf.cast(metrics[k], tf.float64) for k in names])
+        return {**dict(zip(names, averaged)), "eps_x": tf.reduce_mean(eps_x),
+                "eps_v": tf.reduce_mean(eps_v), "finite": finite}
+
+    def step(self, step):
+        """Training step ``step`` (1-based); its metrics (module docstring)."""
+        beta = self.config.beta(step)
+        metrics = dict(self._step(tf.constant(beta, tf.float64)))
+        metrics["beta"] = beta
+        metrics["plaquette_error"] = float(metrics["plaquette"]) - self._exact(beta)
+        return metrics
+
+    def fit(self, run_dir, *, verbose=1):
+        """Train to ``config.steps`` in ``run_dir`` (resuming); ("completed" | "interrupted", step)."""
+        return training.train(
+            self.step, run_dir=run_dir, total_steps=self.config.steps,
+            trackables={"dynamics": self.dynamics, "optimizer": self.optimizer,
+                        "generator": self.generator, "chains": self.chains},
+            distributed=self.distributed,
+            broadcast=list(self.dynamics.variables) + list(self.optimizer.variables),
+            checkpoint_every=self.config.checkpoint_every,
+            progress_keys=("beta", "loss", "accepted", "dq_int", "plaquette_error"), verbose=verbose)
+
+
+def l2hmc_experiment(config, distributed):
+    """The ``Experiment`` of an ``L2HMCConfig`` for ``runtime.experiment.run_experiment``."""
+    lattice = U1Lattice(config.nt, config.nx, config.beta_final)
+    dynamics = build_dynamics(config)
+    trainer = L2HMCTrainer(config, dynamics, lattice, distributed=distributed)
+    return Experiment(
+        fit=lambda run_dir, verbose: trainer.fit(run_dir, verbose=verbose),
+        export=lambda directory: export_dynamics(dynamics, directory),
+        description=(f"L2HMC on {lattice!r}: beta {config.beta_init} -> {config.beta_final} over "
+                     f"{config.eras} eras of {config.steps_per_era} steps, {config.chains} chains, "
+                     f"{config.nleapfrog} leapfrog steps ({'NCP' if config.use_ncp else 'affine'})"))
