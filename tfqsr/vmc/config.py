@@ -231,6 +231,10 @@ class TrainingConfig(ConfigPiece):
                       "0 (no chunking) or a positive integer")
         self._integer("checkpoint_every", 1)
 
+    def trainer_arguments(self, *, model, hamiltonian, exact_energy):
+        """The ``VMCTrainer`` arguments of this piece (``vmc.trainer.vmc_experiment``)."""
+        return {"batch_size": self.batch_size, "seed": self.seed, "chunk_size": self.chunk_size or None}
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TransformerConfig(ConfigPiece):
