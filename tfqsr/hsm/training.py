@@ -123,6 +123,7 @@ def loss_function(config, model, classes):
     energy_weight = config.hsm_model == "general_fullenergy"
     prediction_weight = getattr(config, "prediction_loss_weight", 1.0) if energy_weight else 1.0
 
+    @tf.autograph.experimental.do_not_convert  # no tensor-dependent Python control flow
     def loss_fn(batch, seed=None, training=False):
         del seed, training  # deterministic model
         x, y = batch
@@ -308,7 +309,8 @@ def build_training(config, prepared, distributed=None):
     from Keras's global seed)."""
     model = build_model(config, prepared)
     train = ArrayDataset((prepared.train[0], targets_for_training(model, prepared.train[1])),
-                         config.batch_size, shuffle=True, seed=config.seed)
+                         config.batch_size, shuffle=True, seed=config.seed,
+                         drop_remainder=len(prepared.train[0]) >= config.batch_size)
     validation = None
     if len(prepared.validation[0]):
         validation = ArrayDataset(
