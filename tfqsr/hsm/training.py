@@ -238,7 +238,7 @@ def evaluate(model, config, x, y):
     r2 = 1 − Σ(y − ŷ)²/Σ(y − ȳ)² (averaged over targets) in the targets' units (regression);
     "energy" too for general_fullenergy."""
     config = hsm_config.load_config(config)
-    loss_fn = tf.function(loss_function(config, model, len(model.classes)))
+    loss_fn = loss_function(config, model, len(model.classes))  # eager: one or a few batches
     data = ArrayDataset((x, targets_for_training(model, y)), EVALUATION_BATCH, shuffle=False)
     sums, rows = {}, 0
     for index in range(data.batches_per_epoch()):
