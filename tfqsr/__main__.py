@@ -13,6 +13,7 @@ ENTRY_POINTS = (
     "analyze",
     "l2hmc",
     "hsm",
+    "model_builder",
 )
 
 
