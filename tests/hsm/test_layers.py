@@ -196,3 +196,11 @@ def test_layer_contract(cls, kwargs):
     run_layer_test(cls, kwargs, tf.random.stateless_normal((5, 3), [0, 1]),
                    expected_output_shape=(5, kwargs["output_operator_count"]),
                    expected_num_trainable_weights=4 if cls is GeneralHSM else 2)
+
+
+def test_non_finite_hamiltonian_gives_nan_not_an_error(float64):
+    h = np.array([[[1.0, 0.0], [0.0, 2.0]], [[np.inf, 0.0], [0.0, 1.0]]])
+    rho, energy = spectral.spectral_state(tf.constant(h))
+    assert np.isnan(energy[1]) and np.isnan(rho[1]).all()
+    np.testing.assert_allclose(energy[0], 1.0)
+    np.testing.assert_allclose(rho[0], [[1.0, 0.0], [0.0, 0.0]])

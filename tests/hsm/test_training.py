@@ -79,6 +79,16 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_diverging_training_stops_with_a_clear_message():
+    from tfqsr.runtime.loop import NonFiniteLossError
+    config = {"hsm_model": "general", "input_operator_count": 2, "output_operator_count": 1,
+              "hilbert_space_dims": 2, "targets": "y", "input_features": ["x1", "x2"],
+              "epochs": 2, "batch_size": 16, "optimizer_config": {"type": "SGD",
+                                                                   "default_params": {"lr": 1e30}}}
+    with pytest.raises(NonFiniteLossError, match="the loss or its gradient is not finite"):
+        fit(config, _table(64), verbose=0)
+
+
 def test_classification_with_groups_schedule_and_clipping():
     frame = _table(200, seed=1)
     config = {"hsm_model": "pauli", "input_operator_count": 2, "output_operator_count": 2,

@@ -18,6 +18,7 @@ same directory is refused unless ``--overwrite``.
 import dataclasses
 import json
 import os
+import sys
 
 from absl import flags
 
@@ -166,8 +167,13 @@ def main(plan):
         built["experiment"], built["training"] = build(run, distributed)
         return built["experiment"]
 
-    outcome, epochs = experiment.run_experiment(plan, build_and_keep, verbose=FLAGS.verbose,
-                                                distributed=distributed)
+    from tfqsr.runtime.loop import NonFiniteLossError
+    try:
+        outcome, epochs = experiment.run_experiment(plan, build_and_keep, verbose=FLAGS.verbose,
+                                                    distributed=distributed)
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
     if not distributed.is_chief:
         return 0 if outcome == "completed" else 130
     if outcome != "completed":

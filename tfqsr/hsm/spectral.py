@@ -96,11 +96,16 @@ def spectral_state(hamiltonians, beta=None, eps=1e-8):
     """(ρ ``[B, d, d]``, E ``[B]``) of Hermitian ``hamiltonians`` ``[B, d, d]``: the ground state
     (``beta=None``) or the thermal state at inverse temperature ``beta`` and its energy (the
     ground energy, or the free energy); gradient as in the module docstring, ``eps`` the
-    broadening of the ground-state divided differences."""
+    broadening of the ground-state divided differences. Rows whose H is not finite get NaN
+    (and a zero gradient) instead of an eigensolver error."""
     real_dtype = hamiltonians.dtype.real_dtype
 
     @tf.custom_gradient
     def state(h):
+        # A non-finite H (weights overflowed) would make eigh raise: decompose I instead and
+        # return NaN, so that the trainer's NaN guard stops the run with its message.
+        finite = tf.reduce_all(tf.math.is_finite(tf.abs(h)), axis=[-2, -1])
+        h = tf.where(finite[..., None, None], h, tf.eye(tf.shape(h)[-1], dtype=h.dtype))
         eigenvalues, vectors = tf.linalg.eigh(h)
         eigenvalues = tf.math.real(eigenvalues)  # complex dtype for complex h
         if beta is None:
@@ -111,6 +116,9 @@ def spectral_state(hamiltonians, beta=None, eps=1e-8):
             weights = tf.nn.softmax(-beta * eigenvalues, axis=-1)
             energy = -tf.reduce_logsumexp(-beta * eigenvalues, axis=-1) / beta
         rho = tf.matmul(vectors * tf.cast(weights[..., None, :], h.dtype), vectors, adjoint_b=True)
+        nan = tf.constant(np.nan, real_dtype)
+        rho = tf.where(finite[..., None, None], rho, tf.cast(nan, h.dtype))
+        energy = tf.where(finite, energy, nan)
 
         def grad(rho_bar, energy_bar):
             gamma = _divided_differences(eigenvalues, weights, beta, eps)

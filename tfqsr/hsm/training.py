@@ -24,6 +24,7 @@ classification and standardized targets for regression):
 Metrics: accuracy (classification); mse and mae in the targets' units (regression); r2 on the
 test part. ``val_`` metrics come from the validation part every epoch.
 """
+import contextlib
 import dataclasses
 import tempfile
 
@@ -156,13 +157,12 @@ def _optimizer(optimizer_type, params, schedule=None):
     return getattr(keras.optimizers, cls)(**arguments)
 
 
-def _keras_schedule(scheduler, steps_per_epoch):
+def _keras_schedule(scheduler):
     """A function lr -> ``keras.optimizers.schedules`` schedule of a PyTorch scheduler, counted
     in epochs (``interval="epoch"``, evaluated by ``EpochSchedule``) or optimizer steps.
     StepLR: lr·γ^⌊t/step_size⌋; ExponentialLR: lr·γ^t; CosineAnnealingLR:
     η_min + (lr − η_min)(1 + cos(π t/T_max))/2, held at η_min after T_max (Keras's CosineDecay;
     PyTorch's would rise again)."""
-    del steps_per_epoch
     p = scheduler.resolved_params
     schedules = keras.optimizers.schedules
     if scheduler.type == "StepLR":
@@ -172,12 +172,12 @@ def _keras_schedule(scheduler, steps_per_epoch):
     return lambda lr: schedules.CosineDecay(lr, p["T_max"], alpha=p["eta_min"] / lr)
 
 
-def parameter_groups(config, model, steps_per_epoch):
+def parameter_groups(config, model):
     """{group name: (optimizer, variables)}: each ``group_params`` entry claims the weights whose
     path contains one of its patterns (first match wins); "default" takes the rest."""
     optimizer_config = config.optimizer_config
     scheduler = config.scheduler_config
-    step_schedule = (_keras_schedule(scheduler, steps_per_epoch)
+    step_schedule = (_keras_schedule(scheduler)
                      if scheduler is not None and scheduler.interval == "step"
                      and scheduler.type != "ReduceLROnPlateau" else None)
     claimed, groups = set(), {}
@@ -198,7 +198,7 @@ def parameter_groups(config, model, steps_per_epoch):
     return groups
 
 
-def build_callbacks(config, groups, steps_per_epoch):
+def build_callbacks(config, groups):
     """Early stopping and epoch schedules / ReduceLROnPlateau (``tfqsr.runtime.callbacks``)."""
     result = []
     scheduler = config.scheduler_config
@@ -209,7 +209,7 @@ def build_callbacks(config, groups, steps_per_epoch):
             optimizers, monitor=p["monitor"], factor=p["factor"], patience=p["patience"],
             mode=p["mode"], min_delta=p["threshold"], cooldown=p["cooldown"], min_lr=p["min_lr"]))
     elif scheduler is not None and scheduler.interval == "epoch":
-        make = _keras_schedule(scheduler, steps_per_epoch)
+        make = _keras_schedule(scheduler)
         for optimizer in optimizers:
             rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             result.append(runtime_callbacks.EpochSchedule(optimizer, make(rate)))
@@ -290,8 +290,13 @@ class Training:
         keys = ("loss", "val_loss") + (("val_accuracy",) if self.model.task != "regression"
                                        else ("val_mse",))
         with _device(self.config.device):
-            return self.trainer.fit(self.config.epochs, run_dir, progress_keys=keys,
-                                    verbose=verbose)
+            outcome, epochs = self.trainer.fit(self.config.epochs, run_dir, progress_keys=keys,
+                                               verbose=verbose)
+        stopping = self.config.early_stopping_config
+        if outcome == "stopped" and stopping.verbose and self.trainer.distributed.is_chief:
+            print(f"early stopping after epoch {epochs}: {stopping.monitor} has not improved "
+                  f"for {stopping.patience} epochs", flush=True)
+        return outcome, epochs
 
     def result(self, run_dir, outcome):
         x, y = self.prepared.test
@@ -300,7 +305,6 @@ class Training:
 
 
 def _device(device):
-    import contextlib
     return tf.device("/CPU:0") if device == "cpu" else contextlib.nullcontext()
 
 
@@ -316,14 +320,12 @@ def build_training(config, prepared, distributed=None):
         validation = ArrayDataset(
             (prepared.validation[0], targets_for_training(model, prepared.validation[1])),
             EVALUATION_BATCH, shuffle=False)
-    distributed_size = 1 if distributed is None else distributed.size
-    steps = train.batches_per_epoch(distributed_size)
-    groups = parameter_groups(config, model, steps)
+    groups = parameter_groups(config, model)
     clipping = config.gradient_clipping_config
     trainer = EpochTrainer(
         model, loss_function(config, model, len(prepared.classes)), train,
         parameter_groups=groups, validation_data=validation,
-        callbacks=build_callbacks(config, groups, steps),
+        callbacks=build_callbacks(config, groups),
         clip_norm=None if clipping is None else clipping.max_norm, seed=config.seed,
         distributed=distributed)
     return Training(config, prepared, model, trainer)
