@@ -142,10 +142,15 @@ class PatchTransformerCore(keras.layers.Layer):
         h = self.embed(previous_token_bits(tokens, self.token_size), 0)
         if conditioning is not None:
             h = h + conditioning[:, None]
+        h = self.transform(h, training=training)
+        return h if self.dictionary_size is None else self.head(h)
+
+    def transform(self, h, training=None):
+        """Normalized outputs [B, T, Nh] of a whole sequence of decoder inputs ``h``, without a
+        cache (dropout when ``training``)."""
         for block in self.blocks:
             h = block(h, training=training)
-        h = self.final_norm(h)
-        return h if self.dictionary_size is None else self.head(h)
+        return self.final_norm(h)
 
     def get_config(self):
         config = super().get_config()
