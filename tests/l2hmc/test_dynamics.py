@@ -1,6 +1,7 @@
 """The generalized leapfrog: exact inverses and log-determinants against tf.GradientTape
 Jacobians on a 2 x 2 lattice (affine and NCP), sub-update by sub-update and for whole
 trajectories; the per-chain direction split; Keras serialization."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +14,7 @@ CHAINS = 3
 
 
 def _dynamics(use_ncp, seed):
+    keras.utils.set_random_seed(seed)
     dynamics = LeapfrogDynamics("u1", (2, 2, 2), nleapfrog=2, eps=0.3, use_ncp=use_ncp,
                                 conv_filters=(2,), conv_sizes=(3,), units=(8,), mask_seed=seed,
                                 dtype="float64")
@@ -56,12 +58,16 @@ def test_forward_then_backward_is_the_identity(setup):
 def _jacobian_logdet(fn, x, v):
     """log |det d(x', v')/d(x, v)| per chain from tf.GradientTape."""
     n = int(np.prod(x.shape[1:]))
+
     z = tf.concat([tf.reshape(x, [CHAINS, -1]), tf.reshape(v, [CHAINS, -1])], axis=1)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(z)
         x_new, v_new, logdet = fn(tf.reshape(z[:, :n], x.shape), tf.reshape(z[:, n:], x.shape))
-        out = tf.concat([tf.reshape(x_new, [CHAINS, -1]), tf.reshape(v_new, [CHAINS, -1])], axis=1)
-    return np.linalg.slogdet(tape.batch_jacobian(out, z).numpy())[1], logdet.numpy()
+        out = tf.concat([tf.reshape(x_new, [CHAINS, -1]), tf.reshape(v_new, [CHAINS, -1])], 1)
+        rows = [out[:, i] for i in range(2 * n)]
+    # one gradient per output coordinate: rows of the per-chain Jacobians (chains independent)
+    matrix = tf.stack([tape.gradient(row, z) for row in rows], axis=1)
+    return np.linalg.slogdet(matrix.numpy())[1], logdet.numpy()
 
 
 def _sub_updates(dynamics, forward):
@@ -89,12 +95,11 @@ def test_sub_update_logdet_equals_jacobian(setup, forward, part):
     np.testing.assert_allclose(logdet, expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("forward", [True, False], ids=["forward", "backward"])
-def test_trajectory_logdet_equals_jacobian(setup, forward):
+def test_trajectory_logdet_equals_jacobian(setup):
+    """The sum over a whole forward trajectory (the backward one is its inverse: see
+    test_forward_then_backward_is_the_identity)."""
     dynamics, x, v = setup
-    fn = (lambda a, b: dynamics.forward(a, b, _force)) if forward else (
-        lambda a, b: dynamics.backward(a, b, _force))
-    expected, logdet = _jacobian_logdet(fn, x, v)
+    expected, logdet = _jacobian_logdet(lambda a, b: dynamics.forward(a, b, _force), x, v)
     np.testing.assert_allclose(logdet, expected, atol=1e-10)
 
 
@@ -110,7 +115,6 @@ def test_direction_per_chain_matches_separate_trajectories(setup):
 
 
 def test_masks_select_half_of_the_links_and_are_saved(setup, tmp_path):
-    import keras
     dynamics, x, v = setup
     masks = dynamics.masks.numpy()
     assert masks.shape == (2, 2, 2, 2) and (masks.reshape(2, -1).sum(1) == 4).all()

@@ -1,10 +1,10 @@
 """The TFP kernels: the learned kernel leaves the correlated Gaussian invariant (mean and
 covariance within 4 standard errors), rejects NaN proposals with the state unchanged, and HMC
 on an 8 x 8 lattice reproduces the exact plaquette at beta = 1 and 3."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfqsr.l2hmc.dynamics import LeapfrogDynamics
 from tfqsr.l2hmc.kernel import hmc_kernel, l2hmc_kernel, run_chain
@@ -13,6 +13,7 @@ from tfqsr.l2hmc.targets import CorrelatedGaussian
 
 
 def _perturbed_dynamics(**kwargs):
+    keras.utils.set_random_seed(0)
     dynamics = LeapfrogDynamics(dtype="float64", **kwargs)
     dynamics.build()
     rng = np.random.default_rng(7)
@@ -24,15 +25,16 @@ def _perturbed_dynamics(**kwargs):
 @pytest.mark.parametrize("merge_directions", [False, True], ids=["random_direction", "merged"])
 def test_learned_kernel_leaves_the_correlated_gaussian_invariant(merge_directions):
     target = CorrelatedGaussian()
-    dynamics = _perturbed_dynamics(group="real", link_shape=(2,), nleapfrog=3, eps=0.5,
+    dynamics = _perturbed_dynamics(group="real", link_shape=(2,), nleapfrog=3, eps=0.3,
                                    use_ncp=False, units=(16,))
     kernel = l2hmc_kernel(dynamics, target, merge_directions=merge_directions)
     chains, steps = 256, 40
     start = tf.constant(target.sample(chains, 0))  # exact samples: invariance keeps them exact
     observe = lambda x, r: {"x": x, "accepted": r.is_accepted}  # noqa: E731
-    _, _, trace = tf.function(lambda s: run_chain(kernel, s, steps, tf.constant([1, 2]), observe))(start)
+    _, _, trace = tf.function(lambda s: run_chain(kernel, s, steps, tf.constant([1, 2]), observe),
+                              autograph=False)(start)
     accepted = trace["accepted"].numpy().mean()
-    assert 0.05 < accepted < 0.99, accepted  # it moves, and it is not a trivially accepted move
+    assert 0.1 < accepted < 0.99, accepted  # it moves, and it is not a trivially accepted move
     x = trace["x"].numpy()[-1]  # the last step: independent chains, each distributed as the target
     cov = target.covariance
     mean_error = np.sqrt(np.diag(cov) / chains)
@@ -90,7 +92,7 @@ def test_hmc_reproduces_the_exact_plaquette(beta):
                             "accepted": r.inner_results.is_accepted}
     start = lattice.random_links(chains, [7, 8], dtype=tf.float64)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def sample(start):
         return run_chain(kernel, start, burn_in + steps, tf.constant([9, 10]), observe,
                          group=lattice.group)[2]

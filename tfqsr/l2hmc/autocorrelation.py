@@ -10,7 +10,7 @@ correlated rather than as exact) and Geyer's initial positive sequence truncatio
 and ``tau_int * gradient_evaluations`` is its cost in force evaluations, the unit in which HMC
 and L2HMC compare at equal cost. The error is the spread over G disjoint groups of chains:
 std(tau_g) / sqrt(G). A series that never changes (every chain frozen in one sector, no
-variance) has tau_int = inf.
+variance) has tau_int = inf; the error is inf when a group of chains is frozen.
 """
 import numpy as np
 
@@ -42,6 +42,8 @@ def integrated_autocorrelation_time(series, *, groups=4):
     if groups < 2:
         return total, np.nan
     parts = [tau(block) for block in np.array_split(series, groups, axis=1)]
+    if not np.isfinite(parts).all():
+        return total, np.inf
     return total, float(np.std(parts, ddof=1) / np.sqrt(groups))
 
 

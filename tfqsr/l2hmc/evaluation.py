@@ -35,7 +35,8 @@ def _observe(lattice, accepted):
 def _run(kernel, lattice, accepted, *, chains, total, seed, dtype, jit_compile):
     start = lattice.random_links(chains, [seed, 2], dtype=dtype)
     run = tf.function(lambda s: run_chain(kernel, s, total, tf.constant([seed, 3]), _observe(
-        lattice, accepted), group=lattice.group), jit_compile=jit_compile)
+        lattice, accepted), group=lattice.group), jit_compile=jit_compile,
+                      autograph=False)
     begin = time.perf_counter()
     _, results, trace = run(start)
     return {k: v.numpy() for k, v in trace.items()}, results, time.perf_counter() - begin

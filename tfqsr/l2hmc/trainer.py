@@ -80,7 +80,8 @@ class L2HMCTrainer:
         self.optimizer = keras.optimizers.Adam(config.lr)
         self.optimizer.build(dynamics.trainable_variables)
         self._exact = functools.lru_cache(maxsize=None)(lattice.exact_plaquette_finite_volume)
-        self._step = tf.function(self._train_step)
+        # No autograph: the step is plain TF ops (converting the networks' code costs seconds).
+        self._step = tf.function(self._train_step, autograph=False)
 
     def _train_step(self, beta):
         config, lattice, distributed = self.config, self.lattice, self.distributed
@@ -100,8 +101,10 @@ class L2HMCTrainer:
         gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
         finite = tf.math.is_finite(loss) & tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
-        if finite:
+        def apply():
             self.optimizer.apply_gradients(zip(gradients, variables))
+            return tf.constant(True)
+        tf.cond(finite, apply, lambda: tf.constant(False))  # skipped when anything is NaN/inf
         log_u = tf.math.log(tf.random.stateless_uniform(tf.shape(acceptance), accept_seed, dtype=self.dtype))
         accepted = log_u < proposal.log_accept_ratio
         x_new = tf.where(tf.reshape(accepted, [-1, 1, 1, 1]), proposal.state, x)
@@ -142,14 +145,23 @@ class L2HMCTrainer:
             progress_keys=("beta", "loss", "accepted", "dq_int", "plaquette_error"), verbose=verbose)
 
 
-def l2hmc_experiment(config, distributed):
-    """The ``Experiment`` of an ``L2HMCConfig`` for ``runtime.experiment.run_experiment``."""
+def build_trainer(config, distributed):
+    """The ``L2HMCTrainer`` of an ``L2HMCConfig`` (its lattice, dynamics and chains)."""
     lattice = U1Lattice(config.nt, config.nx, config.beta_final)
-    dynamics = build_dynamics(config)
-    trainer = L2HMCTrainer(config, dynamics, lattice, distributed=distributed)
+    return L2HMCTrainer(config, build_dynamics(config), lattice, distributed=distributed)
+
+
+def trainer_experiment(trainer):
+    """The ``Experiment`` of a trainer: fit it, export its dynamics."""
+    config, lattice = trainer.config, trainer.lattice
     return Experiment(
         fit=lambda run_dir, verbose: trainer.fit(run_dir, verbose=verbose),
-        export=lambda directory: export_dynamics(dynamics, directory),
+        export=lambda directory: export_dynamics(trainer.dynamics, directory),
         description=(f"L2HMC on {lattice!r}: beta {config.beta_init} -> {config.beta_final} over "
                      f"{config.eras} eras of {config.steps_per_era} steps, {config.chains} chains, "
                      f"{config.nleapfrog} leapfrog steps ({'NCP' if config.use_ncp else 'affine'})"))
+
+
+def l2hmc_experiment(config, distributed):
+    """The ``Experiment`` of an ``L2HMCConfig`` for ``runtime.experiment.run_experiment``."""
+    return trainer_experiment(build_trainer(config, distributed))
