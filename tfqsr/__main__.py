@@ -14,6 +14,7 @@ ENTRY_POINTS = (
     "l2hmc",
     "hsm",
     "model_builder",
+    "qrnn",
 )
 
 

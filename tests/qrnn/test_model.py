@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from tests.qrnn.test_simulator import dense, dense_neuron
 from tfqsr.qrnn import simulator
-from tfqsr.qrnn.cell import parameter_count
-from tfqsr.qrnn.model import QRNN, rvqe_loss_minimum, sequence_metrics
+from tfqsr.qrnn.architecture import parameter_count
+from tfqsr.qrnn.architecture import rvqe_loss_minimum
+from tfqsr.qrnn.model import QRNN, sequence_metrics
 
 
 @pytest.mark.parametrize("workspace,width,stages,degree,expected", [

@@ -14,7 +14,7 @@ TensorFlow: ``QRNN`` and the others are loaded on first use.
 import importlib
 
 _EXPORTS = {"QRNN": "model", "QRNNCell": "cell", "sequence_metrics": "model",
-            "parameter_count": "cell"}
+            "parameter_count": "architecture"}
 
 
 def __getattr__(name):

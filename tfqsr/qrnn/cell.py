@@ -12,44 +12,21 @@ are |0>:
 5. output layer: a neuron on every input/output qubit;
 
 and the output distribution is the measurement probabilities of the input/output qubits.
-Every neuron reads all other I + W - 1 qubits (``tfqsr.qrnn.neuron``).
+Every neuron reads all other I + W - 1 qubits (``tfqsr.qrnn.neuron``). A neuron's
+renormalization multiplies each row by a number, so the state is renormalized once per layer
+(after its last neuron) with the same result; a layer's norm loss stays above 2^(W(1-k)), far
+from underflow.
 
-Parameters: N = W (input layer) + stages * W + I (output layer) neurons of
-``weights_per_neuron(I + W, degree)`` each, plus stages * W rotation angles (``parameter_count``).
+Parameters: ``tfqsr.qrnn.architecture.parameter_count``.
 """
 import math
 
 import keras
 import tensorflow as tf
 
-from tfqsr import validation
 from tfqsr.qrnn import neuron as neurons
 from tfqsr.qrnn import simulator
-
-
-def neuron_targets(workspace, input_width, stages):
-    """The target qubit of every neuron of a cell, in the order they act."""
-    space = list(range(input_width, input_width + workspace))
-    return space + space * stages + list(range(input_width))
-
-
-def parameter_count(workspace, input_width, stages, degree):
-    """Learned parameters of ``QRNN``/``QRNNCell`` (module docstring)."""
-    count = len(neuron_targets(workspace, input_width, stages))
-    return count * neurons.weights_per_neuron(input_width + workspace, degree) + stages * workspace
-
-
-def check_architecture(workspace, input_width, stages, order, degree):
-    """Validate the cell's integers (ConfigError naming the argument)."""
-    validation.integer("workspace", workspace, 1)
-    validation.integer("input_width", input_width, 1)
-    validation.integer("stages", stages, 0)
-    validation.integer("order", order, 1)
-    validation.integer("degree", degree, 1)
-    validation.check(input_width + workspace <= 20, "workspace",
-                     "at most 20 - input width qubits (a 2^n state vector per sequence)", workspace)
-    validation.check(degree <= input_width + workspace - 1, "degree",
-                     f"at most the number of sources, {input_width + workspace - 1}", degree)
+from tfqsr.qrnn.architecture import check_architecture, neuron_targets
 
 
 @keras.saving.register_keras_serializable(package="tfqsr")
@@ -115,17 +92,20 @@ class QRNNCell(keras.layers.Layer):
         io = list(range(self.input_width))
         bits = simulator.token_bits(tokens, self.input_width)
         state = simulator.flip_where(state, bits, io)
-        layer = iter(zip(self.targets, tables))
-        for target, table in (next(layer) for _ in range(self.workspace)):
-            state = neurons.apply_rotation(state, target, *table)
+        neurons_ = iter(zip(self.targets, tables))
+
+        def layer(state, count):
+            for target, table in (next(neurons_) for _ in range(count)):
+                state = neurons.rotate(state, target, *table)
+            return simulator.normalize(state)
+
+        state = layer(state, self.workspace)
         for stage in range(self.stages):
             for w in range(self.workspace):
                 state = simulator.apply(state, simulator.ry(rotations[stage, w]), self.input_width + w)
-            for target, table in (next(layer) for _ in range(self.workspace)):
-                state = neurons.apply_rotation(state, target, *table)
+            state = layer(state, self.workspace)
         state = simulator.flip_where(state, bits, io)
-        for target, table in layer:
-            state = neurons.apply_rotation(state, target, *table)
+        state = layer(state, self.input_width)
         return simulator.probabilities(state, self.input_width), state
 
     def call(self, state, tokens):

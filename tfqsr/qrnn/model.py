@@ -20,20 +20,13 @@ Losses at the scored positions (means over them):
 The character error rate is 1 - (scored positions whose sampled token equals the target) /
 (scored positions).
 """
-import math
-
 import keras
 import tensorflow as tf
 
 from tfqsr.qrnn import simulator
+from tfqsr.qrnn.architecture import rvqe_loss_minimum
 from tfqsr.qrnn.cell import QRNNCell
 
-LOSSES = ("nll", "rvqe")
-
-
-def rvqe_loss_minimum(dictionary_size):
-    """The smallest value of cross entropy over a probability vector used as logits."""
-    return -1.0 + math.log(dictionary_size - 1 + math.e)
 
 
 @keras.saving.register_keras_serializable(package="tfqsr")
@@ -105,7 +98,9 @@ class QRNN(keras.Model):
             return (t + 1, state, probabilities.write(t, p), outcomes.write(t, outcome),
                     postselection.write(t, tf.where(measured, tf.ones_like(chance), chance)))
 
-        _, _, *arrays = tf.while_loop(lambda t, *_: t < steps, body, [0, state, *arrays])
+        static_steps = None if inputs.shape[1] is None else inputs.shape[1] - 1  # XLA needs it
+        _, _, *arrays = tf.while_loop(lambda t, *_: t < steps, body, (0, state, *arrays),
+                                      maximum_iterations=static_steps)
         probabilities, outcomes, postselection = (
             tf.transpose(a.stack(), [1, 0, 2] if i == 0 else [1, 0]) for i, a in enumerate(arrays))
         return {"probabilities": probabilities, "outcomes": outcomes,

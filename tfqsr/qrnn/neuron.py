@@ -23,24 +23,11 @@ target last), the inverse of the rotations, postselect ancilla 0 on |0>; order >
 this recursively around each further ancilla (Cao et al., Fig. 2), using the transpose of the
 controlled -iY in the inverse half. Its postselected, renormalized state equals the closed form's.
 """
-import itertools
-import math
-
 import numpy as np
 import tensorflow as tf
 
 from tfqsr.qrnn import simulator
-
-
-def subsets(n_sources, degree):
-    """Index subsets of ``range(n_sources)`` of sizes 1..degree, one weight phi_S each."""
-    return [s for size in range(1, degree + 1) for s in itertools.combinations(range(n_sources), size)]
-
-
-def weights_per_neuron(n_qubits, degree):
-    """Learned parameters of one neuron in a cell of ``n_qubits``: sum_{k=1}^{degree}
-    C(n_qubits - 1, k) weights phi_S and one theta."""
-    return sum(math.comb(n_qubits - 1, k) for k in range(1, degree + 1)) + 1
+from tfqsr.qrnn.architecture import subsets
 
 
 def subset_table(n_sources, degree):
@@ -58,21 +45,25 @@ def eta(table, phi, theta, bias):
 
 
 def rotation_tables(n_qubits, target, eta_values, order):
-    """(cos^k eta, sin^k eta), k = 2^order, each shaped ``[1] + [2] * n_qubits`` with size 1
-    on the target axis, to broadcast against a batched state."""
+    """(cos^k eta, sin^k eta), k = 2^order, each shaped ``[1, L, 1, R]`` to broadcast against
+    the target's ``simulator.view`` (the sources before the target index L, those after R)."""
     k = 2 ** order
-    shape = [1] + [2] * n_qubits
-    shape[1 + target] = 1
+    shape = [1, 2 ** target, 1, 2 ** (n_qubits - 1 - target)]
     return tf.reshape(tf.cos(eta_values) ** k, shape), tf.reshape(tf.sin(eta_values) ** k, shape)
 
 
+def rotate(state, target, cos_k, sin_k):
+    """cos^k * psi + sin^k * (-iY on target) psi, not renormalized: a linear map, so the
+    renormalizations of several neurons in a row can be done once, after the last."""
+    pieces = simulator.view(state, target)
+    zero, one = pieces[:, :, :1], pieces[:, :, 1:]
+    rotated = tf.concat([cos_k * zero - sin_k * one, cos_k * one + sin_k * zero], axis=2)
+    return tf.reshape(rotated, tf.shape(state))
+
+
 def apply_rotation(state, target, cos_k, sin_k):
-    """cos^k * psi + sin^k * (-iY on target) psi, renormalized (the closed form)."""
-    n = simulator.num_qubits(state)
-    sign = np.ones([1] + [1] * n)
-    sign = np.concatenate([-sign, sign], axis=1 + target)  # (-iY psi)_0 = -psi_1, _1 = psi_0
-    rotated = cos_k * state + sin_k * tf.constant(sign, state.dtype) * tf.reverse(state, [1 + target])
-    return simulator.normalize(rotated)
+    """The closed-form neuron with its tables: ``rotate``, renormalized."""
+    return simulator.normalize(rotate(state, target, cos_k, sin_k))
 
 
 def neuron(state, target, phi, theta, *, bias, order, degree):

@@ -24,6 +24,14 @@ def num_qubits(state):
     return state.shape.rank - 1
 
 
+def view(state, qubit):
+    """``state`` as ``[B, L, 2, R]`` with ``qubit`` on axis 2 (L = 2^qubit states of the qubits
+    before it, R those after it): every gate works on this rank-4 view, whatever the number of
+    qubits (TensorFlow's broadcasting and ``reverse`` stop at rank 8)."""
+    n = num_qubits(state)
+    return tf.reshape(state, [-1, 2 ** qubit, 2, 2 ** (n - qubit - 1)])
+
+
 def zero_state(batch_size, n, dtype=tf.float32):
     """|0...0> for every row: ``[batch_size] + [2] * n``."""
     first = tf.one_hot(0, 2 ** n, dtype=dtype)
@@ -31,7 +39,7 @@ def zero_state(batch_size, n, dtype=tf.float32):
 
 
 def ry(angle):
-    """The 2x2 matrix R_Y(angle) (a scalar tensor) in the state's dtype."""
+    """The 2x2 matrix R_Y(angle) (a scalar tensor) in the angle's dtype."""
     c, s = tf.cos(angle / 2), tf.sin(angle / 2)
     return tf.stack([tf.stack([c, -s]), tf.stack([s, c])])
 
@@ -39,36 +47,31 @@ def ry(angle):
 def apply(state, matrix, qubit):
     """Apply a 2x2 ``matrix`` (tensor or array) to ``qubit`` of every row."""
     matrix = tf.cast(matrix, state.dtype)
-    n = num_qubits(state)
-    letters = "abcdefghijklmnopqrstuvw"[:n]
-    source = "Z" + letters
-    out = source.replace(letters[qubit], "y")
-    return tf.einsum(f"y{letters[qubit]},{source}->{out}", matrix, state)
+    return tf.reshape(tf.einsum("yx,blxr->blyr", matrix, view(state, qubit)), tf.shape(state))
 
 
 def control_mask(n, controls, dtype):
-    """``[1] + [2] * n`` tensor: 1 where every qubit in ``controls`` is 1, else 0."""
-    mask = np.ones([1] + [2] * n)
-    for q in controls:
-        index = [slice(None)] * (n + 1)
-        index[1 + q] = 0
-        mask[tuple(index)] = 0.0
-    return tf.constant(mask, dtype)
+    """``[1, 2^n]``: 1 at basis states where every qubit in ``controls`` is 1, else 0."""
+    index = np.arange(2 ** n)
+    mask = np.all([(index >> (n - 1 - q)) & 1 for q in controls], axis=0) if controls else \
+        np.ones(2 ** n, bool)
+    return tf.constant(mask[None], dtype)
 
 
 def apply_controlled(state, matrix, controls, qubit):
     """Apply ``matrix`` to ``qubit`` where all ``controls`` (qubits) are 1; identity elsewhere."""
     mask = control_mask(num_qubits(state), controls, state.dtype)
-    return state + mask * (apply(state, matrix, qubit) - state)
+    flat, changed = (tf.reshape(s, [tf.shape(state)[0], -1]) for s in (state, apply(state, matrix, qubit)))
+    return tf.reshape(flat + mask * (changed - flat), tf.shape(state))
 
 
 def flip_where(state, bits, qubits):
     """Per row, an X gate on ``qubits[i]`` where ``bits[:, i]`` is 1 (int or bool ``[B, k]``):
     writes a classical word into qubits in |0> (and, applied again, resets them)."""
-    n = num_qubits(state)
     for i, q in enumerate(qubits):
-        on = tf.reshape(tf.cast(bits[:, i], tf.bool), [-1] + [1] * n)
-        state = tf.where(on, tf.reverse(state, [1 + q]), state)
+        on = tf.reshape(tf.cast(bits[:, i], tf.bool), [-1, 1, 1, 1])
+        pieces = view(state, q)
+        state = tf.reshape(tf.where(on, tf.reverse(pieces, [2]), pieces), tf.shape(state))
     return state
 
 
@@ -94,8 +97,9 @@ def norm_squared(state):
 
 def normalize(state):
     """Every row divided by its norm."""
-    scale = tf.math.rsqrt(norm_squared(state))
-    return state * tf.reshape(scale, [-1] + [1] * num_qubits(state))
+    flat = tf.reshape(state, [tf.shape(state)[0], -1])
+    scale = tf.math.rsqrt(tf.reduce_sum(tf.square(flat), axis=-1, keepdims=True))
+    return tf.reshape(flat * scale, tf.shape(state))
 
 
 def postselect(state, width, outcomes):
@@ -117,11 +121,8 @@ def postselect(state, width, outcomes):
 def postselect_qubit(state, qubit, outcome=0):
     """Project one qubit on ``outcome`` without renormalizing or resetting (the gate-by-gate
     circuit's ancilla postselection); the norm lost is the postselection probability."""
-    mask = np.zeros([1] + [2] * num_qubits(state))
-    index = [slice(None)] * mask.ndim
-    index[1 + qubit] = outcome
-    mask[tuple(index)] = 1.0
-    return state * tf.constant(mask, state.dtype)
+    keep = tf.one_hot(outcome, 2, dtype=state.dtype)[None, None, :, None]
+    return tf.reshape(view(state, qubit) * keep, tf.shape(state))
 
 
 def sample(probabilities_, seed):

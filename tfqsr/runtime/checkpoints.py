@@ -38,10 +38,12 @@ class Checkpointer:
             return 0
         return self.restore(self.manager.latest_checkpoint)
 
-    def restore_latest_on_every_rank(self, distributed):
-        """``restore_latest`` on every rank (a ``Distributed``); RuntimeError unless all ranks
-        restored the same step (each must read the same directory)."""
-        step = self.restore_latest()
+    def restore_latest_on_every_rank(self, distributed, path=None):
+        """``restore_latest`` on every rank (a ``Distributed``), or ``restore(path)`` when an
+        explicit checkpoint ``path`` is given (e.g. a best checkpoint to continue from);
+        RuntimeError unless all ranks restored the same step (each must read the same
+        directory)."""
+        step = self.restore_latest() if path is None else self.restore(path)
         steps = np.asarray(distributed.allgather(np.array([step], np.int64)))
         if (steps != step).any():
             raise RuntimeError(

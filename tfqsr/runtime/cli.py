@@ -118,10 +118,11 @@ def _parse(commands, define_flags, argv):
 def _command_name(commands, argv):
     """The command named in ``argv``: the first argument that is not a flag or the value of a
     flag before it (the command's own flags are not defined yet: an argument after one of them
-    is taken for its value unless it names a command)."""
+    is taken for its value unless it names a command). A ``--flagfile`` is read in place, so a
+    preset may name its command on a line of its own (``train``)."""
     names = ", ".join(commands)
     flag = None  # the flag of the previous argument, if it was "--name" without "="
-    for arg in argv[1:]:
+    for arg in FLAGS.read_flags_from_files(argv[1:], force_gnu=True):
         if arg == "--":
             break
         if arg.startswith("-"):

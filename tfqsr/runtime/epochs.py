@@ -316,7 +316,7 @@ class EpochTrainer:
     # --- the run ------------------------------------------------------------------------------
 
     def fit(self, epochs, run_dir, *, checkpoint_every=1, max_to_keep=3, timeout=None,
-            progress_keys=("loss", "val_loss"), verbose=1, progress_interval=5.0):
+            progress_keys=("loss", "val_loss"), verbose=1, progress_interval=5.0, restore=None):
         """Train to ``epochs`` epochs in all in ``run_dir``, resuming from its newest checkpoint.
 
         Args:
@@ -325,6 +325,9 @@ class EpochTrainer:
           max_to_keep: periodic checkpoints kept (the best one is kept apart).
           timeout: seconds after which this call checkpoints and returns "timeout" (None: none).
           progress_keys, verbose, progress_interval: see ``MetricsLogger``.
+          restore: a checkpoint prefix to continue from instead of the newest checkpoint (e.g.
+            ``RUN/checkpoints/best/ckpt-40``); later rows of metrics.jsonl are dropped and the
+            run goes on from that checkpoint's position.
 
         Returns (outcome, epochs done): outcome is "completed", "stopped" (a callback set
         ``model.stop_training``: early stopping), "interrupted" (SIGINT/SIGTERM) or "timeout";
@@ -338,7 +341,7 @@ class EpochTrainer:
         self._checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"), max_to_keep,
                                           **trackables)
         self._best = Checkpointer(os.path.join(run_dir, BEST_DIR), 1, **trackables)
-        self._checkpointer.restore_latest_on_every_rank(self.distributed)
+        self._checkpointer.restore_latest_on_every_rank(self.distributed, restore)
         self.position = self.state.load()
         self.distributed.broadcast_variables(self.model.variables + [
             v for optimizer in self.optimizers.values() for v in optimizer.variables])
