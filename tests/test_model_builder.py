@@ -69,13 +69,15 @@ def test_help_of_a_group(group, names):
     assert "Example: python -m tfqsr.model_builder" in result.stdout
 
 
-def test_original_form_trains(tmp_path):
+def test_original_form_trains_an_lptf(tmp_path):
+    """3x3: an LPTF over 1x3 large patches of single atoms, with an RNN subsampler."""
     run_dir = tmp_path / "original"
-    result = _run("L=9", "K=16", "NLOOPS=3", "steps=2", f"dir={run_dir}", "--rnn", "patch=3", "Nh=8",
-                  "--verbose=0")
+    result = _run("L=9", "K=16", "NLOOPS=3", "steps=2", f"dir={run_dir}", "--lptf", "patch=3", "Nh=8",
+                  "nhead=2", "--rnn", "L=3", "patch=1", "Nh=8", "--verbose=0")
     assert result.returncode == 0, result.stderr
     config = json.loads((run_dir / "config.json").read_text())
-    assert (config["model"], config["patch"], config["K"], config["B"], config["lr"]) == ("rnn", "3", 16, 16, 5e-4)
+    assert (config["model"], config["patch"], config["sub_model"], config["sub_Nh"], config["K"],
+            config["B"], config["lr"]) == ("lptf", "3", "rnn", 8, 16, 16, 5e-4)
     assert [r["step"] for r in _metrics(run_dir)] == [1, 2]
 
 

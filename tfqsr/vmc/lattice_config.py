@@ -177,7 +177,11 @@ class PatchedModelConfig(ConfigPiece):
             from tfqsr.wavefunctions.patched import PatchedTransformer
             return PatchedTransformer(self.n_sites, layout=layout, Nh=self.Nh, num_layers=self.num_layers,
                                       nhead=self.nhead, dropout=self.dropout)
-        raise ConfigError(f"--model={self.model} is not built yet")
+        from tfqsr.wavefunctions.large_patched import LargePatchedTransformer
+        return LargePatchedTransformer(self.n_sites, layout=layout, Nh=self.Nh, num_layers=self.num_layers,
+                                       nhead=self.nhead, dropout=self.dropout, subsampler=self.sub_model,
+                                       sub_Nh=self.sub_Nh, rnntype=self.rnntype,
+                                       sub_num_layers=self.sub_num_layers, sub_nhead=self.sub_nhead)
 
 
 def _divides(patch, lattice, name, value):
