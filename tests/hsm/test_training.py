@@ -171,3 +171,13 @@ def test_regression_losses_match_pytorch_formulas(name, params, reference):
     loss = prediction_loss(LossFunctionConfig(type=name, params=params), 0)
     np.testing.assert_allclose(loss(tf.constant(target), tf.constant(prediction)),
                                reference(prediction - target).mean(), rtol=1e-10)
+
+
+def test_keras_loss_by_name_equals_the_pytorch_one():
+    z, y = _logits(2)
+    keras_loss = prediction_loss(LossFunctionConfig(
+        type="SparseCategoricalCrossentropy", params={"from_logits": True}), 3)
+    torch_loss = prediction_loss(LossFunctionConfig(type="CrossEntropyLoss"), 3)
+    labels, logits = tf.constant(y, tf.int32), tf.constant(z, tf.float32)
+    np.testing.assert_allclose(keras_loss(labels, logits), torch_loss(labels, logits), rtol=1e-6)
+    assert LossFunctionConfig(type="SparseCategoricalCrossentropy").task == "classification"
