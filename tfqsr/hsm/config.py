@@ -104,9 +104,6 @@ def keras_optimizer_arguments(optimizer_type, params):
                              f"{', '.join(sorted(set(allowed) - {'kwargs', 'name'}))} (or the "
                              "PyTorch names lr, betas, eps, alpha)")
         arguments[keras_name] = value
-    missing = [k for k in arguments if k not in allowed]
-    if missing:
-        raise ValueError(f"optimizer {optimizer_type} has no parameters {missing}")
     return cls, arguments
 
 
