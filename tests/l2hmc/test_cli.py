@@ -1,0 +1,100 @@
+"""python -m tfqsr.l2hmc: every bad input is one line and exit 2 with nothing written (before
+TensorFlow loads); the hmc command end to end; train then eval end to end (slow)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+QUICK = os.path.join(ROOT, "flags", "l2hmc", "quick.flags")
+
+
+def _run(*args, cwd=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "tfqsr.l2hmc", *args], capture_output=True,
+                          text=True, cwd=cwd, env=ENV, timeout=timeout)
+
+
+def _assert_usage_error(result, named):
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: "), result.stderr
+    assert named in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("flags,named", [
+    (["--nt=1"], "--nt must be an integer >= 2"),
+    (["--conv_filters=4,8", "--conv_sizes=3"], "--conv_sizes must be one odd positive kernel size"),
+    (["--conv_sizes=2,4"], "--conv_sizes must be one odd"),
+    (["--conv_filters=4,x"], "--conv_filters must be a comma-separated list of integers"),
+    (["--units="], "--units must be one or more positive layer widths"),
+    (["--precision=fp8"], "--precision must be one of fp32, fp64, fp16"),
+    (["--charge_weight=0"], "--charge_weight must be > 0 when --plaq_weight is 0"),
+    (["--chains=1"], "--chains must be an integer >= 2"),
+    (["--eps=0"], "--eps must be a positive number"),
+    (["--beta_final=-1"], "--beta_final must be a real number >= 0"),
+    (["--eras=0"], "--eras must be an integer >= 1"),
+    (["--stpes=3"], "Unknown command line flag 'stpes'"),
+], ids=["nt", "conv_sizes_count", "conv_sizes_even", "conv_filters_text", "units_empty",
+        "precision", "no_loss_term", "chains", "eps", "beta_final", "eras", "unknown_flag"])
+def test_bad_train_flags_exit_2_and_write_nothing(tmp_path, flags, named):
+    run_dir = tmp_path / "run"
+    _assert_usage_error(_run("train", f"--run_dir={run_dir}", *flags), named)
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("args,named", [
+    (["eval", "--beta=2"], "--run_dir must be a training run directory"),
+    (["eval", "--beta=2", "--run_dir=/nonexistent/run"], "--run_dir must be a completed training run"),
+    (["eval", "--run_dir=."], "--beta must be a real number >= 0"),
+    (["hmc", "--beta=2", "--target_accept=1.5"], "--target_accept must be in (0, 1)"),
+    (["hmc", "--beta=2", "--precision=fp16"], "--precision must be fp32 or fp64"),
+    (["hmc", "--beta=2", "--steps=1"], "--steps must be an integer >= 2"),
+    (["hmc", "--beta=2", "--num_leapfrog_steps=0"], "--num_leapfrog_steps must be an integer >= 1"),
+    (["sample", "--beta=2"], "the command must be one of train, eval, hmc"),
+    (["--beta=2"], "a command is required: one of train, eval, hmc"),
+], ids=["eval_no_run_dir", "eval_missing_run", "eval_no_beta", "hmc_target_accept",
+        "hmc_precision", "hmc_steps", "hmc_leapfrog", "unknown_command", "no_command"])
+def test_bad_eval_and_hmc_input_exits_2(tmp_path, args, named):
+    _assert_usage_error(_run(*args, cwd=tmp_path), named)
+    assert os.listdir(tmp_path) == []
+
+
+def test_another_configuration_in_a_run_directory_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    assert _run("train", f"--flagfile={QUICK}", f"--run_dir={run_dir}", "--only_check_args").returncode == 0
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"nt": 6}))
+    _assert_usage_error(_run("train", f"--flagfile={QUICK}", f"--run_dir={run_dir}"), "--run_dir")
+    assert os.listdir(run_dir) == ["config.json"]
+
+
+def test_an_existing_hmc_out_dir_is_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    _assert_usage_error(_run("hmc", "--beta=1", f"--out_dir={tmp_path / 'out'}"), "--out_dir")
+
+
+@pytest.mark.slow
+def test_hmc_command_writes_its_results(tmp_path):
+    out = tmp_path / "hmc"
+    result = _run("hmc", "--nt=4", "--nx=4", "--beta=1", "--steps=20", "--burn_in=10",
+                  "--chains=8", "--num_leapfrog_steps=4", f"--out_dir={out}")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "hmc beta=1: plaquette" in result.stdout and "tuned step size" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gradient_evaluations"] == 4 and summary["steps"] == 20
+    for name in ("trace.npz", "charge_history.png", "plaquette.png", "autocorrelation.png"):
+        assert (out / name).exists(), name
+
+
+@pytest.mark.slow
+def test_a_preset_trains_and_eval_measures_the_trained_sampler(tmp_path):
+    run_dir = tmp_path / "run"
+    result = _run(f"--flagfile={QUICK}", f"--run_dir={run_dir}", "--verbose=0")
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "export" / "dynamics.json").exists() and (run_dir / "training.png").exists()
+    result = _run("eval", f"--run_dir={run_dir}", "--beta=2", "--steps=20", "--burn_in=10", "--chains=8")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "eval_beta2" / "summary.json").read_text())
+    assert summary["sampler"] == "l2hmc" and summary["gradient_evaluations"] == 3
