@@ -119,14 +119,13 @@ def build_model(config, input_width):
                 initial_unitaries_spread=config.initial_unitaries_spread)
 
 
-def qrnn_experiment(config, distributed, *, restore=None, learning_rate=None):
-    """The ``runtime.experiment.Experiment`` of a QRNN run (module docstring). ``restore``: a
-    checkpoint to continue from instead of the newest; ``learning_rate``: set after the restore
-    (``resume`` overrides)."""
+def build_trainer(config, distributed, *, learning_rate=None):
+    """(``EpochTrainer`` of a QRNN run, its ``ValidationSamples`` callback): the model, the
+    optimizer, the task's training and validation data and the callbacks of ``config``;
+    ``learning_rate`` is set after a restore (``resume --override_learning_rate``)."""
     task = config.task()
     model = build_model(config, task.input_width)
     optimizer = build_optimizer(config)
-    rows = task.rows_per_shard(config.batch_size)
     train_data = TaskDataset(task, config.batch_size, seed=config.seed)
     validation_data = TaskDataset(task, config.batch_size, seed=config.seed + 1,
                                   split="validate")
@@ -145,6 +144,15 @@ def qrnn_experiment(config, distributed, *, restore=None, learning_rate=None):
                            validation_data=validation_data, validate_every=config.validate_every,
                            callbacks=callbacks, clip_norm=CLIP_NORM, seed=config.seed,
                            distributed=distributed, jit_compile=config.jit_compile)
+    return trainer, samples
+
+
+def qrnn_experiment(config, distributed, *, restore=None, learning_rate=None):
+    """The ``runtime.experiment.Experiment`` of a QRNN run (module docstring). ``restore``: a
+    checkpoint to continue from instead of the newest; ``learning_rate``: set after the restore
+    (``resume`` overrides)."""
+    trainer, samples = build_trainer(config, distributed, learning_rate=learning_rate)
+    model = trainer.model
 
     def fit(run_dir, verbose):
         samples.run_dir = run_dir
@@ -160,6 +168,8 @@ def qrnn_experiment(config, distributed, *, restore=None, learning_rate=None):
         os.makedirs(directory, exist_ok=True)
         model.save(os.path.join(directory, "model.keras"))
 
+    task = trainer.train_data.task
+    rows = task.rows_per_shard(config.batch_size)
     description = (f"QRNN on {config.dataset}: {task.input_width} + {config.workspace} qubits "
                    f"(+{config.order} ancillas in the circuit), {config.stages} stages, order "
                    f"{config.order}, degree {config.degree}, {model.count_params()} parameters, "
