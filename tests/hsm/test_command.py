@@ -97,3 +97,33 @@ def test_raising_epochs_continues_the_run(files, tmp_path):
     assert more.returncode == 0 and "(resume)" in more.stdout, more.stderr + more.stdout
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_to_the_uninterrupted_result(files, tmp_path):
+    import signal
+
+    from tests.run_helpers import wait_for_metric_rows
+    config = {**CONFIG, "epochs": 6, "batch_size": 8}
+    (files / "long.json").write_text(json.dumps(config))
+    arguments = [sys.executable, "-m", "tfqsr.hsm", f"--data={files / 'table.csv'}",
+                 f"--config={files / 'long.json'}", "--verbose=0", "--noplot"]
+    straight = subprocess.run([*arguments, f"--run_dir={tmp_path / 'straight'}"],
+                              capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr
+    run_dir = tmp_path / "interrupted"
+    process = subprocess.Popen([*arguments, f"--run_dir={run_dir}"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for_metric_rows(process, run_dir, rows=2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    resumed = subprocess.run([*arguments, f"--run_dir={run_dir}"], capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0 and "(resume)" in resumed.stdout, resumed.stderr
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in
+                (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert rows == expected
+    assert (json.loads((run_dir / "test_metrics.json").read_text())
+            == json.loads((tmp_path / "straight" / "test_metrics.json").read_text()))
