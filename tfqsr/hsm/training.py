@@ -26,6 +26,7 @@ test part. ``val_`` metrics come from the validation part every epoch.
 """
 import contextlib
 import dataclasses
+import inspect
 import tempfile
 
 import keras
@@ -152,9 +153,12 @@ def loss_function(config, model, classes):
 
 def _optimizer(optimizer_type, params, schedule=None):
     cls, arguments = hsm_config.keras_optimizer_arguments(optimizer_type, params)
-    if schedule is not None:
-        arguments["learning_rate"] = schedule(arguments.get("learning_rate", 1e-3))
-    return getattr(keras.optimizers, cls)(**arguments)
+    cls = getattr(keras.optimizers, cls)
+    if schedule is not None:  # from the given rate, or the class's default
+        rate = arguments.get("learning_rate",
+                             inspect.signature(cls).parameters["learning_rate"].default)
+        arguments["learning_rate"] = schedule(rate)
+    return cls(**arguments)
 
 
 def _keras_schedule(scheduler):
