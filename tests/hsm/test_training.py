@@ -113,6 +113,20 @@ def test_classification_with_groups_schedule_and_clipping():
                                rtol=1e-6)
 
 
+def test_binary_classification_with_one_logit():
+    frame = _table(160, seed=7)
+    config = {"hsm_model": "general", "input_operator_count": 2, "output_operator_count": 1,
+              "hilbert_space_dims": 2, "targets": "label", "input_features": ["x1", "x2"],
+              "epochs": 4, "batch_size": 16, "seed": 8, "validation_split": 0.0,
+              "loss_function_config": {"type": "BCEWithLogitsLoss"},
+              "optimizer_config": {"default_params": {"lr": 0.1}}}
+    result = fit(config, frame, verbose=0)
+    x, y = result.prepared.test
+    np.testing.assert_allclose(result.test_metrics["accuracy"],
+                               np.mean(result.predict(x) == y[:, 0]), rtol=1e-6)
+    assert result.test_metrics["accuracy"] > 0.8, result.test_metrics
+
+
 def test_fullenergy_training_lowers_the_joint_energy():
     frame = _table(200, seed=2)
     config = {"hsm_model": "general_fullenergy", "input_operator_count": 2,
