@@ -61,6 +61,11 @@ def test_resume_needs_a_run_or_checkpoint(tmp_path):
         "error: CHECKPOINT must be a run directory (with config.json) or a checkpoint prefix")
 
 
+def test_resume_takes_its_run_from_the_checkpoint(tmp_path):
+    assert _error(tmp_path, "resume", "somewhere", "--run-dir", "other").startswith(
+        "error: --run_dir does not apply to resume")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("cli")

@@ -54,7 +54,7 @@ HELP = {
     "sentence_length": "Sequence length of generated tasks (elman-*, dna, text, simple-seq).",
     "text_file": "Text for --dataset=text (default: a shipped public-domain sample).",
     "batch_size": "Sequences per shard and epoch (digit tasks: per digit).",
-    "optimizer": "adam (AdamW), sgd or rmsprop.",
+    "optimizer": "adam (AdamW), sgd, rmsprop or lbfgs (one step per batch, history 40).",
     "learning_rate": "Learning rate.",
     "weight_decay": "Weight decay of the optimizer.",
     "loss": "nll (-log p(target)) or rvqe (the original's cross entropy on probabilities, 0 at "
@@ -111,6 +111,10 @@ def validate_train():
 
 
 def validate_resume(checkpoint):
+    for name in ("run_dir", "overwrite"):
+        if FLAGS[name].present:
+            raise ConfigError(f"--{name} does not apply to resume: the run is the one that "
+                              f"holds CHECKPOINT ({checkpoint})")
     changes = {name: FLAGS[name].value for name in GLOBAL if FLAGS[name].present}
     for name in OVERRIDES:
         if FLAGS[f"override_{name}"].value is not None:

@@ -19,7 +19,7 @@ from tfqsr.qrnn import datasets
 from tfqsr.qrnn.architecture import LOSSES, check_architecture
 from tfqsr.vmc.config import ConfigPiece
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "lbfgs")
 # Fields that may change between a run and its continuation without making it another run.
 RESUMABLE = ("epochs", "timeout", "stop_at_loss", "num_validation_samples", "checkpoint_every",
              "port", "jit_compile")

@@ -52,7 +52,8 @@ class TaskDataset(Dataset):
 
 def build_optimizer(config):
     """The original's optimizers in Keras: adam is AdamW (decoupled weight decay, eps 1e-8),
-    rmsprop with PyTorch's rho 0.99 and eps 1e-8, sgd; ``weight_decay`` as given."""
+    rmsprop with PyTorch's rho 0.99 and eps 1e-8, sgd (``weight_decay`` as given), lbfgs
+    (``tfqsr.qrnn.lbfgs``: history 40, no weight decay, as the original)."""
     rate, decay = config.learning_rate, config.weight_decay or None
     if config.optimizer == "adam":
         return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay, epsilon=1e-8)
@@ -60,6 +61,9 @@ def build_optimizer(config):
         return keras.optimizers.RMSprop(rate, rho=0.99, epsilon=1e-8, weight_decay=decay)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, weight_decay=decay)
+    if config.optimizer == "lbfgs":
+        from tfqsr.qrnn.lbfgs import LBFGS
+        return LBFGS(rate, history_size=40)
     raise ValueError(f"optimizer {config.optimizer!r} has no Keras optimizer")
 
 
