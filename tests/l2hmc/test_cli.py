@@ -26,18 +26,15 @@ def _assert_usage_error(result, named):
 @pytest.mark.parametrize("flags,named", [
     (["--nt=1"], "--nt must be an integer >= 2"),
     (["--conv_filters=4,8", "--conv_sizes=3"], "--conv_sizes must be one odd positive kernel size"),
-    (["--conv_sizes=2,4"], "--conv_sizes must be one odd"),
     (["--conv_filters=4,x"], "--conv_filters must be a comma-separated list of integers"),
     (["--units="], "--units must be one or more positive layer widths"),
     (["--precision=fp8"], "--precision must be one of fp32, fp64, fp16"),
     (["--charge_weight=0"], "--charge_weight must be > 0 when --plaq_weight is 0"),
     (["--chains=1"], "--chains must be an integer >= 2"),
-    (["--eps=0"], "--eps must be a positive number"),
     (["--beta_final=-1"], "--beta_final must be a real number >= 0"),
-    (["--eras=0"], "--eras must be an integer >= 1"),
     (["--stpes=3"], "Unknown command line flag 'stpes'"),
-], ids=["nt", "conv_sizes_count", "conv_sizes_even", "conv_filters_text", "units_empty",
-        "precision", "no_loss_term", "chains", "eps", "beta_final", "eras", "unknown_flag"])
+], ids=["nt", "conv_sizes_count", "conv_filters_text", "units_empty", "precision",
+        "no_loss_term", "chains", "beta_final", "unknown_flag"])
 def test_bad_train_flags_exit_2_and_write_nothing(tmp_path, flags, named):
     run_dir = tmp_path / "run"
     _assert_usage_error(_run("train", f"--run_dir={run_dir}", *flags), named)
@@ -51,11 +48,10 @@ def test_bad_train_flags_exit_2_and_write_nothing(tmp_path, flags, named):
     (["hmc", "--beta=2", "--target_accept=1.5"], "--target_accept must be in (0, 1)"),
     (["hmc", "--beta=2", "--precision=fp16"], "--precision must be fp32 or fp64"),
     (["hmc", "--beta=2", "--steps=1"], "--steps must be an integer >= 2"),
-    (["hmc", "--beta=2", "--num_leapfrog_steps=0"], "--num_leapfrog_steps must be an integer >= 1"),
     (["sample", "--beta=2"], "the command must be one of train, eval, hmc"),
     (["--beta=2"], "a command is required: one of train, eval, hmc"),
 ], ids=["eval_no_run_dir", "eval_missing_run", "eval_no_beta", "hmc_target_accept",
-        "hmc_precision", "hmc_steps", "hmc_leapfrog", "unknown_command", "no_command"])
+        "hmc_precision", "hmc_steps", "unknown_command", "no_command"])
 def test_bad_eval_and_hmc_input_exits_2(tmp_path, args, named):
     _assert_usage_error(_run(*args, cwd=tmp_path), named)
     assert os.listdir(tmp_path) == []
@@ -98,3 +94,18 @@ def test_a_preset_trains_and_eval_measures_the_trained_sampler(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((run_dir / "eval_beta2" / "summary.json").read_text())
     assert summary["sampler"] == "l2hmc" and summary["gradient_evaluations"] == 3
+
+
+@pytest.mark.slow
+def test_two_horovod_ranks_split_the_chains_and_write_one_run(tmp_path):
+    """horovodrun -np 2: every rank moves half of the chains; rank 0 writes the run directory."""
+    run_dir = tmp_path / "run"
+    env = {**ENV, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    result = subprocess.run(
+        ["horovodrun", "-np", "2", "-H", "localhost:2", "--gloo", sys.executable, "-m", "tfqsr.l2hmc",
+         "train", f"--flagfile={QUICK}", "--steps_per_era=2", f"--run_dir={run_dir}", "--verbose=0"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert (run_dir / "export" / "dynamics.json").exists()
