@@ -8,13 +8,14 @@ The recurrent quantum neural network of Bausch, "Recurrent Quantum Neural Networ
 2020), simulated exactly with real amplitudes in TensorFlow: ``simulator`` (batched state
 vectors, gates, postselection), ``neuron`` (the quantum neuron, closed form and circuit),
 ``cell`` (``QRNNCell``), ``model`` (``QRNN`` and its losses), ``datasets`` (the sequence tasks),
-``config`` and ``trainer`` (training on the epoch runtime). Importing this package loads no
-TensorFlow: ``QRNN`` and the others are loaded on first use.
+``config``, ``trainer`` and ``runs`` (training on the epoch runtime); ``COMMAND`` is the
+command line's {"train", "resume"}. Importing this package loads no TensorFlow: ``QRNN`` and
+the others are loaded on first use.
 """
 import importlib
 
 _EXPORTS = {"QRNN": "model", "QRNNCell": "cell", "sequence_metrics": "model",
-            "parameter_count": "architecture"}
+            "parameter_count": "architecture", "COMMAND": "__main__"}
 
 
 def __getattr__(name):

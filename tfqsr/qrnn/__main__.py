@@ -158,11 +158,11 @@ def main(plan):
     return 130 if outcome == "interrupted" else 0
 
 
-COMMANDS = {
+COMMAND = {
     "train": cli.Command(validate=validate_train, main=main, define_flags=define_train_flags),
     "resume": cli.Command(validate=validate_resume, main=main, define_flags=define_resume_flags,
                           positionals=("checkpoint",)),
 }
 
 if __name__ == "__main__":
-    cli.run(COMMANDS, define_flags=define_global_flags, translate=translate)
+    cli.run(COMMAND, define_flags=define_global_flags, translate=translate)
