@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.wavefunctions.contract import perturb_weights, run_large_lattice_test, run_wavefunction_test
+from tests.wavefunctions.contract import (
+    check_config_round_trip, check_log_psi_connected, check_normalization, check_sampling,
+    check_training_step_changes_every_weight, perturb_weights, run_large_lattice_test, run_wavefunction_test)
 from tfqsr import hilbert
 from tfqsr.validation import ConfigError
 from tfqsr.wavefunctions.large_patched import LargePatchedTransformer
@@ -19,25 +21,45 @@ def _model(lattice, large, small, scale=0.3, **kwargs):
     test_rnn)."""
     keras.utils.set_random_seed(0)
     layout = hilbert.NestedPatchLayout(lattice, large, small)
-    return perturb_weights(LargePatchedTransformer(layout.n_sites, layout=layout, **SMALL, **kwargs), scale=scale)
+    model = LargePatchedTransformer(layout.n_sites, layout=layout, **SMALL, **kwargs)
+    return perturb_weights(model, scale=scale)
 
 
-def test_wavefunction_contract_rnn_subsampler_3x3():
-    """Three large 1x3 patches of three single sites each."""
-    run_wavefunction_test(_model((3, 3), (1, 3), (1, 1), subsampler="rnn", rnntype="elman"))
-
-
-def test_wavefunction_contract_ptf_subsampler_2x4():
+def test_wavefunction_contract_rnn_subsampler_2x4():
     """Two large 2x2 patches of two 1x2 small patches each."""
-    run_wavefunction_test(_model((2, 4), (2, 2), (1, 2), subsampler="ptf"))
+    run_wavefunction_test(_model((2, 4), (2, 2), (1, 2), subsampler="rnn", rnntype="elman"))
 
 
 def test_large_lattice_contract_rnn_subsampler_4x4_in_4x4():
     run_large_lattice_test(_model((4, 4), (4, 4), (2, 2), scale=1.0, subsampler="rnn"), n_samples=10_000)
 
 
-def test_large_lattice_contract_ptf_subsampler_2x4_in_4x4():
-    run_large_lattice_test(_model((4, 4), (2, 4), (2, 2), scale=1.0, subsampler="ptf"), n_samples=10_000)
+@pytest.fixture(scope="module")
+def ptf_subsampler_4x4():
+    """The transformer subsampler on 4x4: two large 2x4 patches of two 2x2 small patches."""
+    return _model((4, 4), (2, 4), (2, 2), scale=1.0, subsampler="ptf")
+
+
+def test_ptf_subsampler_normalization_prefix_reuse_and_training_4x4(ptf_subsampler_4x4):
+    """The saved-model round trips of its pieces run in test_patched and above."""
+    check_normalization(ptf_subsampler_4x4)
+    check_log_psi_connected(ptf_subsampler_4x4, 1000, 2e-5)
+    check_config_round_trip(ptf_subsampler_4x4)
+    check_training_step_changes_every_weight(ptf_subsampler_4x4)
+
+
+@pytest.mark.slow
+def test_ptf_subsampler_sampling_4x4(ptf_subsampler_4x4):
+    check_sampling(ptf_subsampler_4x4, 10_000, (3, 4))
+
+
+@pytest.mark.slow
+def test_normalization_and_prefix_reuse_3x3_single_sites():
+    """Three large 1x3 patches of three single sites each: every decode_from start inside and
+    between large patches."""
+    model = _model((3, 3), (1, 3), (1, 1), subsampler="ptf")
+    check_normalization(model)
+    check_log_psi_connected(model, 1000, 2e-5)
 
 
 def test_conditionals_of_a_large_patch_ignore_later_large_patches():

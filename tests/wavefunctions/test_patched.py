@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from tests.layer_test_case import run_layer_test
-from tests.wavefunctions.contract import perturb_weights, run_large_lattice_test, run_wavefunction_test
+from tests.wavefunctions.contract import (
+    check_config_round_trip, check_log_psi_connected, check_normalization, check_sampling, perturb_weights,
+    run_wavefunction_test)
 from tfqsr import hilbert
 from tfqsr.validation import ConfigError
 from tfqsr.wavefunctions.patched import PatchedTransformer, PatchTransformerCore, token_grid_positions
@@ -24,13 +26,29 @@ def test_wavefunction_contract_3x3_patches_1x3():
     run_wavefunction_test(_model(9, layout=hilbert.PatchLayout((3, 3), (1, 3))))
 
 
-def test_large_lattice_contract_3x3_single_sites():
-    run_large_lattice_test(_model(9, layout=hilbert.PatchLayout((3, 3), (1, 1)), num_layers=1))
+@pytest.mark.slow
+def test_normalization_and_prefix_reuse_3x3_single_sites():
+    """Nine tokens: the sampler phases run on the three- and four-token cases."""
+    model = _model(9, layout=hilbert.PatchLayout((3, 3), (1, 1)), num_layers=1)
+    check_normalization(model)
+    check_log_psi_connected(model, 1000, 2e-5)
 
 
-def test_large_lattice_contract_2x2_patches():
-    model = _model(16, scale=1.0, layout=hilbert.PatchLayout((4, 4), (2, 2)), num_layers=1)
-    run_large_lattice_test(model, n_samples=10_000)
+@pytest.fixture(scope="module")
+def model_4x4():
+    return _model(16, scale=1.0, layout=hilbert.PatchLayout((4, 4), (2, 2)), num_layers=1)
+
+
+def test_normalization_and_prefix_reuse_4x4_2x2_patches(model_4x4):
+    check_normalization(model_4x4)
+    check_log_psi_connected(model_4x4, 1000, 2e-5)
+    check_config_round_trip(model_4x4)
+
+
+@pytest.mark.slow
+def test_sampling_4x4_2x2_patches(model_4x4):
+    """Cached against uncached and chi-square sampling (the rest of run_large_lattice_test)."""
+    check_sampling(model_4x4, 10_000, (3, 4))
 
 
 def test_core_layer_contract():

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from tests.layer_test_case import run_layer_test
-from tests.wavefunctions.contract import perturb_weights, run_large_lattice_test, run_wavefunction_test
+from tests.wavefunctions.contract import (check_log_psi_connected, check_normalization, perturb_weights,
+                                         run_large_lattice_test, run_wavefunction_test)
 from tfqsr import hilbert
 from tfqsr.validation import ConfigError
 from tfqsr.wavefunctions import RNNWavefunction, TokenRNN
@@ -25,8 +26,13 @@ def test_wavefunction_contract_3x3_patches_1x3():
     run_wavefunction_test(_model(9, layout=hilbert.PatchLayout((3, 3), (1, 3)), rnntype="elman"))
 
 
-def test_large_lattice_contract_3x3_single_sites():
-    run_large_lattice_test(_model(9, rnntype="GRU"))
+@pytest.mark.slow
+def test_normalization_and_prefix_reuse_3x3_single_sites():
+    """Nine tokens: the sampler phases (an uncached sampler of nine full passes) run on the
+    three-token cases."""
+    model = _model(9, rnntype="GRU")
+    check_normalization(model)
+    check_log_psi_connected(model, 1000, 2e-5)
 
 
 def test_large_lattice_contract_2x2_patches():
@@ -49,8 +55,9 @@ def test_conditionals_follow_the_recurrence():
         hz, hr, hh = np.split(h @ recurrent + bias[1], 3, axis=-1)
         z, r = sigmoid(xz + hz), sigmoid(xr + hr)
         h = z * h + (1 - z) * np.tanh(xh + r * hh)
-        hidden = np.maximum(h @ np.asarray(model.rnn.hidden_dense.kernel) + np.asarray(model.rnn.hidden_dense.bias), 0)
-        logits = hidden @ np.asarray(model.rnn.logits_dense.kernel) + np.asarray(model.rnn.logits_dense.bias)
+        dense, logits_dense = model.rnn.hidden_dense, model.rnn.logits_dense
+        hidden = np.maximum(h @ np.asarray(dense.kernel) + np.asarray(dense.bias), 0)
+        logits = hidden @ np.asarray(logits_dense.kernel) + np.asarray(logits_dense.bias)
         log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         expected[:, t] = log_p[np.arange(2), tokens[:, t]]
     x = model.layout.to_spins(tf.constant(tokens, tf.int32))

@@ -124,9 +124,10 @@ class LargePatchedTransformer(AutoregressiveWavefunction):
         self.rnntype = rnn_type(rnntype)
         self.n_groups, self.group_size = self.layout.n_groups, self.layout.tokens_per_group
         large_size = self.group_size * self.layout.token_size
+        large_patches = hilbert.PatchLayout(self.layout.lattice, self.layout.large_patch)
         self.transformer = PatchTransformerCore(
-            large_size, token_grid_positions(hilbert.PatchLayout(self.layout.lattice, self.layout.large_patch)),
-            self.Nh, self.num_layers, self.nhead, self.dropout, name="transformer")
+            large_size, token_grid_positions(large_patches), self.Nh, self.num_layers, self.nhead,
+            self.dropout, name="transformer")
         if name == "rnn":
             self.sub_Nh = validation.integer("sub_Nh", self.Nh if sub_Nh is None else sub_Nh, minimum=1)
             validation.check(self.sub_Nh == self.Nh, "sub_Nh",
@@ -163,8 +164,8 @@ class LargePatchedTransformer(AutoregressiveWavefunction):
 
     def _large_inputs(self, tokens):
         """The transformer's inputs [B, G, K]: the spins of the previous large patch (zeros first)."""
-        bits = tf.reshape(token_bits(tokens, self.layout.token_size), [-1, self.n_groups,
-                                                                       self.group_size * self.layout.token_size])
+        bits = token_bits(tokens, self.layout.token_size)
+        bits = tf.reshape(bits, [-1, self.n_groups, self.group_size * self.layout.token_size])
         return ops.concatenate([ops.zeros_like(bits[:, :1]), bits[:, :-1]], axis=1)
 
     def _fold(self, tensor):
@@ -210,8 +211,10 @@ class LargePatchedTransformer(AutoregressiveWavefunction):
         group_state = tf.nest.map_structure(lambda t: tf.gather(t, group, axis=1), sub)
         log_cond, group_state = self._sub.step(tf.gather(condition, group, axis=1), previous_token,
                                                group_state, index)
-        sub = tf.nest.map_structure(
-            lambda t, g: ops.slice_update(t, (0, group) + (0,) * (len(t.shape) - 2), g[:, None]), sub, group_state)
+        def write(table, rows):
+            return ops.slice_update(table, (0, group) + (0,) * (len(table.shape) - 2), rows[:, None])
+
+        sub = tf.nest.map_structure(write, sub, group_state)
         return log_cond, None, (cache, condition, sub, tokens)
 
     def decode_from(self, state, tokens, start):

@@ -59,7 +59,8 @@ def transformer_arguments(Nh, num_layers, nhead, nheads, dropout, prefix=""):
     original's alias of ``nhead`` (default 8). ``prefix`` names the arguments of a
     subsampler ("sub_")."""
     if nhead is not None and nheads is not None:
-        validation.check(nhead == nheads, f"{prefix}nheads", f"equal to {prefix}nhead={nhead} when both are given", nheads)
+        validation.check(nhead == nheads, f"{prefix}nheads",
+                         f"equal to {prefix}nhead={nhead} when both are given", nheads)
     heads = validation.integer(f"{prefix}nhead", 8 if nhead is None and nheads is None else
                                (nhead if nhead is not None else nheads), minimum=1)
     Nh = validation.integer(f"{prefix}Nh", Nh, minimum=4)
