@@ -82,11 +82,14 @@ class U1Lattice:
         return tf.reduce_mean(tf.cos(self.plaquette_angles(x)), axis=[1, 2])
 
     def topological_charge(self, x, kind="int"):
-        """Q per chain: "int", sum [theta_P]/(2 pi) (integer valued); "sin", sum sin theta_P/(2 pi)."""
+        """Q per chain: "int", sum [theta_P]/(2 pi) (an integer, returned rounded); "sin",
+        sum sin theta_P/(2 pi)."""
         check(kind in ("int", "sin"), "kind", "'int' or 'sin'", kind)
         theta = self.plaquette_angles(x)
-        values = wrap_angle(theta) if kind == "int" else tf.sin(theta)
-        return tf.reduce_sum(values, axis=[1, 2]) / (2 * math.pi)
+        if kind == "sin":
+            return tf.reduce_sum(tf.sin(theta), axis=[1, 2]) / (2 * math.pi)
+        # an integer up to rounding of the sum: rounded, so histories and |dQ| are exact
+        return tf.round(tf.reduce_sum(wrap_angle(theta), axis=[1, 2]) / (2 * math.pi))
 
     def random_links(self, chains, seed, dtype=tf.float32):
         """Links drawn uniformly (a hot start; stateless ``seed`` int32 [2])."""
