@@ -84,6 +84,8 @@ def test_train_writes_the_default_run_directory(run):
     assert [row["epoch"] for row in _rows(run_dir)] == [1, 2]
     assert json.loads((run_dir / "config.json").read_text())["tag"] == "tiny"
     assert (run_dir / "plots" / "training.png").exists()
+    samples = (run_dir / "samples.txt").read_text().splitlines()
+    assert samples[0] == "epoch 1" and samples[1].startswith("  gold ") and len(samples) == 10
 
 
 @pytest.mark.slow

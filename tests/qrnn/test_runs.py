@@ -16,7 +16,7 @@ from tfqsr.validation import ConfigError
 
 TINY = dict(dataset="simple-seq", sentence_length=4, batch_size=2, workspace=1, stages=1,
             order=1, degree=1, learning_rate=0.05, seed=5, validate_every=2,
-            checkpoint_every=2, num_validation_samples=1, jit_compile=False)
+            checkpoint_every=2, num_validation_samples=0, jit_compile=False)
 ONE_PROCESS = Distributed(use_horovod=False)
 
 
@@ -47,9 +47,9 @@ def test_resumed_run_equals_uninterrupted_run(runs):
     assert losses[0] == losses[1] and len(losses[0]) == 6
 
 
-def test_run_directory_holds_config_metrics_plot_samples_and_best_checkpoint(runs):
+def test_run_directory_holds_config_metrics_plot_and_best_checkpoint(runs):
     straight, _ = runs
-    for name in ("config.json", "metrics.jsonl", "plots/training.png", "samples.txt",
+    for name in ("config.json", "metrics.jsonl", "plots/training.png",
                  "checkpoints/best/checkpoint", "export/model.keras"):
         assert os.path.exists(os.path.join(straight, name)), name
     rows = read_metrics(straight)
