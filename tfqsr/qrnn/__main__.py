@@ -149,7 +149,12 @@ def main(plan):
     if distributed.size != shards:
         raise ConfigError(f"--num_shards must equal the number of Horovod processes, "
                           f"{distributed.size}, got {shards}")
-    outcome, epoch = train(plan, verbose=FLAGS.verbose, distributed=distributed)
+    from tfqsr.runtime.loop import NonFiniteLossError
+    try:
+        outcome, epoch = train(plan, verbose=FLAGS.verbose, distributed=distributed)
+    except NonFiniteLossError as error:  # a diverged run: one line, the checkpoints stay
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
     if distributed.is_chief:
         print(_summary(plan.run.run_dir), flush=True)
         if outcome in ("interrupted", "timeout"):
