@@ -36,8 +36,9 @@ def test_large_lattice_contract_rnn_subsampler_4x4_in_4x4():
 
 @pytest.fixture(scope="module")
 def ptf_subsampler_4x4():
-    """The transformer subsampler on 4x4: two large 2x4 patches of two 2x2 small patches."""
-    return _model((4, 4), (2, 4), (2, 2), scale=1.0, subsampler="ptf")
+    """The transformer subsampler on 4x4: two large 2x4 patches of two 2x2 small patches (named,
+    so that its weights, perturbed by variable path, do not depend on the tests run before)."""
+    return _model((4, 4), (2, 4), (2, 2), scale=1.0, subsampler="ptf", name="lptf_ptf_4x4")
 
 
 def test_ptf_subsampler_normalization_prefix_reuse_and_training_4x4(ptf_subsampler_4x4):

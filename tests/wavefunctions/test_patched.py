@@ -36,7 +36,9 @@ def test_normalization_and_prefix_reuse_3x3_single_sites():
 
 @pytest.fixture(scope="module")
 def model_4x4():
-    return _model(16, scale=1.0, layout=hilbert.PatchLayout((4, 4), (2, 2)), num_layers=1)
+    """Named, so that its weights (perturbed by variable path) do not depend on the tests run
+    before it."""
+    return _model(16, scale=1.0, layout=hilbert.PatchLayout((4, 4), (2, 2)), num_layers=1, name="ptf_4x4")
 
 
 def test_normalization_and_prefix_reuse_4x4_2x2_patches(model_4x4):
