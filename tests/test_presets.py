@@ -22,8 +22,10 @@ def _analyze_arguments(tmp_path):
     return [f"--run_dir={run_dir}"]
 
 
-# Arguments an entry point needs besides its presets (none for most).
-EXTRA_ARGUMENTS = {"analyze": _analyze_arguments}
+# Arguments an entry point needs besides its presets (none for most). The l2hmc presets are
+# training presets, and the command stays on the command line: ``python -m tfqsr.l2hmc train
+# --flagfile=...``.
+EXTRA_ARGUMENTS = {"analyze": _analyze_arguments, "l2hmc": lambda _: ["train"]}
 
 
 def _check(name, preset, tmp_path, *extra):

@@ -17,7 +17,7 @@ _EXPORTS = {
     "LeapfrogNetwork": "networks", "UncalibratedL2HMC": "kernel", "l2hmc_kernel": "kernel",
     "hmc_kernel": "kernel", "propose": "kernel", "run_chain": "kernel",
     "CorrelatedGaussian": "targets", "GaussianMixture": "targets", "RoughWell": "targets",
-    "integrated_autocorrelation_time": "autocorrelation",
+    "integrated_autocorrelation_time": "autocorrelation", "COMMAND": "__main__",
 }
 __all__ = sorted(_EXPORTS)
 

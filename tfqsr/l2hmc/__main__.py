@@ -181,19 +181,11 @@ def main_hmc(plan):
     return 0
 
 
-def default_to_train(argv):
-    """A preset alone (``--flagfile=flags/l2hmc/...``, no command) trains: the presets are
-    training presets. Without a flagfile a command is required."""
-    named = any(arg in COMMANDS for arg in argv[1:])
-    preset = any(arg.startswith(("--flagfile", "-flagfile")) for arg in argv[1:])
-    return argv if named or not preset else [argv[0], "train", *argv[1:]]
-
-
-COMMANDS = {
+COMMAND = {
     "train": cli.Command(validate=validate_train, main=main_train, define_flags=define_train_flags),
     "eval": cli.Command(validate=validate_eval, main=main_eval, define_flags=define_eval_flags),
     "hmc": cli.Command(validate=validate_hmc, main=main_hmc, define_flags=define_hmc_flags),
 }
 
 if __name__ == "__main__":
-    cli.run(COMMANDS, translate=default_to_train)
+    cli.run(COMMAND)
