@@ -6,6 +6,8 @@ setup(
     version="0.1.0",
     description="Neural quantum states and quantum-inspired machine learning with TensorFlow and Keras 3",
     packages=find_packages(include=["tfqsr", "tfqsr.*"]),
+    # The Hilbert space models' example configurations (python -m tfqsr.hsm --config=<name>).
+    package_data={"tfqsr.hsm": ["configs/*.json"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         # The four TensorFlow pieces are pinned together: TFP 0.25 needs tf-keras of the same
