@@ -11,8 +11,10 @@ trajectory, step size by dual averaging over the burn-in) and, with --l2hmc_run 
 by ``python -m tfqsr.l2hmc train``, e.g. the u1_16x16 preset), the trained sampler; prints
 tau_int(Q_int) in trajectories and per gradient evaluation, with errors, and the ratio (target:
 L2HMC at least 2x better at beta = 5 and 6). toy: trains the sampler on the correlated Gaussian
-(``tfqsr.l2hmc.toy``) and prints ESS per gradient evaluation of both and the gain (target >= 50;
-the paper reports up to 106x). throughput: training steps/s and trajectories/s of the trainer.
+(``tfqsr.l2hmc.toy``: the reference notebook's loss with its burn-in term, lambda 0.1, 5000
+steps) and prints ESS per gradient evaluation of it and of HMC tuned at 10, 20, 40 and 80
+leapfrog steps (and the paper's untuned 10 x 0.15), and the gains (target >= 50; the paper
+reports up to 106x, against the untuned HMC). throughput: training steps/s and trajectories/s of the trainer.
 """
 import argparse
 import os
@@ -56,16 +58,28 @@ def lattice_part(args):
 def toy_part(args):
     target = CorrelatedGaussian()
     start = time.perf_counter()
-    dynamics, losses = train_toy(target, steps=args.toy_train_steps, chains=args.toy_chains,
-                                 nleapfrog=10, eps=0.1, scale=args.toy_scale)
+    dynamics, history = train_toy(target, steps=args.toy_train_steps, chains=args.toy_chains,
+                                  nleapfrog=10, eps=0.1, scale=args.toy_scale,
+                                  jit_compile=args.toy_xla, log_every=args.toy_log_every)
+    losses = history["loss"]
     print(f"correlated Gaussian: trained {args.toy_train_steps} steps in "
-          f"{time.perf_counter() - start:.0f} s (loss {losses[0]:.3g} -> {losses[-1]:.3g})")
-    result = compare_with_hmc(target, dynamics, chains=args.toy_chains, steps=args.steps,
-                              burn_in=args.burn_in)
-    print(f"ESS per gradient evaluation: L2HMC {result['l2hmc']:.3g} (acceptance "
-          f"{result['l2hmc_acceptance']:.2f}), HMC {result['hmc']:.3g} (acceptance "
-          f"{result['hmc_acceptance']:.2f}, step {result['hmc_step_size']:.3f}): gain "
-          f"{result['gain']:.2f}x (target >= 50)", flush=True)
+          f"{time.perf_counter() - start:.0f} s (loss {losses[0]:.3g} -> {losses[-100:].mean():.3g}, "
+          f"acceptance {history['acceptance'][-100:].mean():.2f} over the last 100 steps)", flush=True)
+    result = compare_with_hmc(target, dynamics, chains=args.toy_chains, steps=args.toy_steps,
+                              burn_in=args.toy_burn_in, hmc_leapfrog_steps=args.toy_hmc_leapfrog)
+    print("sampler | gradient evaluations | step size | acceptance | ESS/grad (tfp, min coordinate)"
+          " | ESS/grad (reference notebook's estimator)")
+
+    def row(name, r):
+        print(f"{name} | {r['gradient_evaluations']} | {r.get('step_size', float('nan')):.3f} | "
+              f"{r['acceptance']:.2f} | {r['ess']:.3g} | {r['reference_ess']:.3g}")
+    row("L2HMC", result["l2hmc"])
+    for n, r in result["hmc"].items():
+        row(f"HMC {n} steps, tuned step", r)
+    row("HMC, the paper's (10 steps of 0.15)", result["paper_hmc"])
+    print(f"gain over the best tuned HMC ({result['best_hmc']} steps): {result['gain']:.2f}x "
+          f"(reference estimator {result['reference_gain']:.2f}x); over the paper's HMC: "
+          f"{result['paper_gain']:.2f}x (target >= 50)", flush=True)
 
 
 def throughput_part(args):
@@ -100,12 +114,18 @@ def main():
     parser.add_argument("--l2hmc_run", default=None, help="a trained run directory (lattice part)")
     parser.add_argument("--toy_train_steps", type=int, default=5000)
     parser.add_argument("--toy_chains", type=int, default=200)
-    parser.add_argument("--toy_scale", type=float, default=10.0)
+    parser.add_argument("--toy_scale", type=float, default=0.1, help="lambda of the loss")
+    parser.add_argument("--toy_steps", type=int, default=2000, help="measured trajectories")
+    parser.add_argument("--toy_burn_in", type=int, default=500)
+    parser.add_argument("--toy_hmc_leapfrog", type=int, nargs="+", default=[10, 20, 40, 80])
+    parser.add_argument("--toy_xla", action="store_true", help="XLA-compile the training step")
+    parser.add_argument("--toy_log_every", type=int, default=500)
     args = parser.parse_args()
     if args.quick:
         args.nt = args.nx = 8
         args.betas, args.chains, args.steps, args.burn_in = [2.0, 3.0], 32, 300, 100
         args.nleapfrog, args.toy_train_steps, args.toy_chains = 4, 200, 100
+        args.toy_steps, args.toy_burn_in, args.toy_hmc_leapfrog = 300, 100, [10, 40]
     for part in ("throughput", "lattice", "toy"):
         if args.part in (part, "all"):
             globals()[f"{part}_part"](args)

@@ -187,8 +187,17 @@ class LeapfrogDynamics(keras.layers.Layer):
             logdet += ld
         return x, v, logdet
 
-    def transition(self, x, v, force_fn, direction):
-        """``forward`` or ``backward`` per chain: ``direction`` [chains] bool (True: forward)."""
+    def transition(self, x, v, force_fn, direction, *, both=False):
+        """``forward`` or ``backward`` per chain: ``direction`` [chains] bool (True: forward).
+
+        ``both``: run both directions on every chain and select (twice the work, but static
+        shapes, so the trajectory compiles with XLA; the reference code does this); otherwise
+        each chain's trajectory is computed once."""
+        if both:
+            xf, vf, lf = self.forward(x, v, force_fn)
+            xb, vb, lb = self.backward(x, v, force_fn)
+            pick = tf.reshape(direction, [-1] + [1] * (len(x.shape) - 1))
+            return tf.where(pick, xf, xb), tf.where(pick, vf, vb), tf.where(direction, lf, lb)
         return _by_direction(self, x, v, force_fn, direction)
 
     def get_config(self):

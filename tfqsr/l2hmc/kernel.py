@@ -34,12 +34,15 @@ Proposal = collections.namedtuple(
     "Proposal", ["state", "log_accept_ratio", "log_det_jacobian", "target_log_prob"])
 
 
-def propose(dynamics, target, x, seed, *, beta=None, merge_directions=False):
+def propose(dynamics, target, x, seed, *, beta=None, merge_directions=False,
+            both_directions=False):
     """One learned proposal from ``x`` (module docstring) with stateless ``seed`` int32 [2].
 
     Returns a ``Proposal``: the proposed state (projected to the group), log A before the
     min(1, .) (differentiable in the dynamics' weights; -inf when anything is not finite),
     the log-det and log p(x'). Gradient evaluations: ``proposal_gradient_evaluations``.
+    ``both_directions``: static shapes for XLA (``LeapfrogDynamics.transition``: the same
+    proposal, each chain's unused direction computed and discarded).
     """
     group = dynamics.group
     momentum_seed, direction_seed = tfp.random.split_seed(seed, 2)
@@ -51,7 +54,7 @@ def propose(dynamics, target, x, seed, *, beta=None, merge_directions=False):
         logdet = logdet1 + logdet2
     else:
         forward = tf.random.stateless_uniform([tf.shape(x)[0]], direction_seed) < 0.5
-        x_new, v_new, logdet = dynamics.transition(x, v, force, forward)
+        x_new, v_new, logdet = dynamics.transition(x, v, force, forward, both=both_directions)
     x_new = group.project(x_new)
     target_log_prob = target.target_log_prob(x_new, beta)
     log_ratio = (target_log_prob - target.target_log_prob(x, beta)
@@ -75,11 +78,15 @@ class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
       target: the target (module docstring).
       beta: the coupling passed to the target (None: the target's own).
       merge_directions: forward, flip, backward instead of a random direction.
+      both_directions: static shapes, for XLA (``propose``).
     """
 
-    def __init__(self, dynamics, target, beta=None, merge_directions=False, name=None):
+    def __init__(self, dynamics, target, beta=None, merge_directions=False, name=None,
+                 both_directions=False):
         self._parameters = dict(dynamics=dynamics, target=target, beta=beta,
-                                merge_directions=merge_directions, name=name)
+                                merge_directions=merge_directions, name=name,
+                                both_directions=both_directions)
+        self.both_directions = both_directions
         self.dynamics = dynamics
         self.target = target
         self.beta = beta
@@ -96,7 +103,8 @@ class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
     def one_step(self, current_state, previous_kernel_results, seed=None):
         seed = tfp.random.sanitize_seed(seed)
         proposal = propose(self.dynamics, self.target, current_state, seed, beta=self.beta,
-                           merge_directions=self.merge_directions)
+                           merge_directions=self.merge_directions,
+                           both_directions=self.both_directions)
         # MetropolisHastings adds log p(x') - log p(x) itself.
         correction = (proposal.log_accept_ratio - proposal.target_log_prob
                       + previous_kernel_results.target_log_prob)
@@ -111,9 +119,10 @@ class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
         return L2HMCKernelResults(zeros, target_log_prob, zeros)
 
 
-def l2hmc_kernel(dynamics, target, beta=None, merge_directions=False):
+def l2hmc_kernel(dynamics, target, beta=None, merge_directions=False, both_directions=False):
     """``tfp.mcmc.MetropolisHastings`` around :class:`UncalibratedL2HMC`."""
-    return tfp.mcmc.MetropolisHastings(UncalibratedL2HMC(dynamics, target, beta, merge_directions))
+    return tfp.mcmc.MetropolisHastings(UncalibratedL2HMC(
+        dynamics, target, beta, merge_directions, both_directions=both_directions))
 
 
 def hmc_kernel(target, *, step_size, num_leapfrog_steps, num_adaptation_steps,
