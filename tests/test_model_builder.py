@@ -69,6 +69,7 @@ def test_help_of_a_group(group, names):
     assert "Example: python -m tfqsr.model_builder" in result.stdout
 
 
+@pytest.mark.slow  # default suite: the translation tests and tests/vmc/test_data_term.py
 def test_original_form_trains_an_lptf(tmp_path):
     """3x3: an LPTF over 1x3 large patches of single atoms, with an RNN subsampler."""
     run_dir = tmp_path / "original"
@@ -161,6 +162,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished):
     assert [r["energy"] for r in _metrics(run_dir)] == [r["energy"] for r in _metrics(finished[0])]
 
 
+@pytest.mark.slow  # default suite: the translation tests and tests/vmc/test_data_term.py
 def test_pretraining_and_data_term_from_the_command_line(tmp_path):
     data = tmp_path / "snapshots.npz"
     made = subprocess.run([sys.executable, "-m", "tfqsr.vmc.snapshots", "--Lx=3", "--Ly=3",
