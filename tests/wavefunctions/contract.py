@@ -36,9 +36,12 @@ MAX_SITES = 12
 
 def perturb_weights(model, scale=0.3, seed=7):
     """Add seeded Gaussian noise to every trainable weight: random, far-from-uniform
-    conditionals make the sampler and prefix-reuse checks sharp. Returns ``model``."""
-    for variable in model.trainable_variables:
-        noise = tf.random.stateless_normal(variable.shape, [seed, len(variable.path)], dtype=variable.dtype)
+    conditionals make the sampler and prefix-reuse checks sharp. The noise of a weight is seeded
+    by its position in ``model.trainable_variables``, never by its name: Keras numbers unnamed
+    layers by how many were built before in the process, which would make a test's model
+    depend on the tests run before it. Returns ``model``."""
+    for index, variable in enumerate(model.trainable_variables):
+        noise = tf.random.stateless_normal(variable.shape, [seed, index], dtype=variable.dtype)
         variable.assign(variable + scale * noise)
     return model
 
