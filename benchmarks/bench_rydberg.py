@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from timing import best_time
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODELS = {
@@ -39,16 +41,6 @@ def config_of(model, side, K, steps=1, NLOOPS=None):
     from tfqsr.vmc.lattice_config import ModelBuilderConfig
     config = ModelBuilderConfig(L=side * side, K=K, steps=steps, **MODELS[model]).validate()
     return ModelBuilderConfig(**{**config.to_dict(), "NLOOPS": NLOOPS or config.n_tokens}).validate()
-
-
-def best_time(fn, repeats):
-    fn()  # trace and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def speed_case(model_name, side, K, repeats):

@@ -20,16 +20,7 @@ import tensorflow as tf  # noqa: E402
 from tfqsr import exact, operators  # noqa: E402
 from tfqsr.vmc import TransformerWarmup, VMCTrainer  # noqa: E402
 from tfqsr.wavefunctions import TransformerWavefunction  # noqa: E402
-
-
-def best_time(fn, repeats=3):
-    fn()  # trace / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def throughput(n_sites=100, batch=1000, chunk_size=100):
