@@ -42,7 +42,7 @@ def define_flags():
 
 
 def _configs(name, seed):
-    from tfqsr.hsm.command import read_config_argument
+    from tfqsr.hsm.config import read_config_argument
     general = {**read_config_argument(name), "seed": seed}
     pauli = {key: value for key, value in general.items()
              if key not in ("hilbert_space_dims", "complex")}

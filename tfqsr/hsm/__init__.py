@@ -21,7 +21,7 @@ _EXPORTS = {
     "OptimizerConfig": "config", "PerGroupOptimizerParams": "config",
     "LossFunctionConfig": "config", "SchedulerConfig": "config",
     "EarlyStoppingConfig": "config", "GradientClippingConfig": "config",
-    "COMMAND": "command",
+    "COMMAND": "__main__",
 }
 
 

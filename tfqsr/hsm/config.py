@@ -19,9 +19,12 @@ Keras name outside these tables has to be checked.
 """
 import inspect
 import json
+import os
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tfqsr.validation import ConfigError
 
 # PyTorch name -> Keras class, and the Keras parameters of each (besides learning_rate and
 # weight_decay, which every Keras optimizer takes).
@@ -376,3 +379,27 @@ def load_config(source):
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+CONFIG_DIR = os.path.join(os.path.dirname(__file__), "configs")
+
+
+def bundled_configs():
+    """Names of the example configurations in ``tfqsr/hsm/configs/``."""
+    return sorted(name[:-5] for name in os.listdir(CONFIG_DIR) if name.endswith(".json"))
+
+
+def read_config_argument(value):
+    """The JSON dict of ``--config``: a file, or the name of a bundled configuration."""
+    path = value if os.path.isfile(value) else os.path.join(CONFIG_DIR, f"{value}.json")
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config must be a JSON file or one of {', '.join(bundled_configs())}"
+                          f", got {value!r}")
+    try:
+        with open(path) as f:
+            source = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--config {value!r} is not valid JSON: {error}") from None
+    if not isinstance(source, dict):
+        raise ConfigError(f"--config must hold a JSON object, got {type(source).__name__}")
+    return source

@@ -74,3 +74,11 @@ def kl_divergence(q, p):
     q, p = np.asarray(q, np.float64), np.asarray(p, np.float64)
     support = q > 0
     return float(np.sum(q[support] * (np.log(q[support]) - np.log(p[support]))))
+
+
+def rydberg_snapshots(Lx, Ly, n_samples, seed=0, V=7.0, omega=1.0, delta=1.0):
+    """``n_samples`` exact snapshots int32 [n, Lx*Ly] of the Rydberg ground state and the
+    ground-state vector (float64 [2^N]) they were drawn from."""
+    from tfqsr import exact, operators
+    _, psi = exact.ground_state(operators.Rydberg(Lx, Ly, V=V, omega=omega, delta=delta))
+    return exact_snapshots(psi, n_samples, seed), psi

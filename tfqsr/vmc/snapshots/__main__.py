@@ -8,7 +8,8 @@ excited) with ``--seed``, and writes them as a 0/1 array [samples, Lx*Ly] under 
 ``samples`` of an .npz file, the ``--data`` of ``python -m tfqsr.model_builder``. An existing
 file is refused unless --overwrite.
 
-From Python: ``rydberg_snapshots(Lx, Ly, n_samples, seed=0, V=7.0, omega=1.0, delta=1.0)``.
+From Python: ``tfqsr.vmc.data.rydberg_snapshots(Lx, Ly, n_samples, seed=0, V=7.0, omega=1.0,
+delta=1.0)``.
 """
 import os
 
@@ -18,15 +19,6 @@ from tfqsr import validation
 from tfqsr.runtime import cli
 
 FLAGS = flags.FLAGS
-
-
-def rydberg_snapshots(Lx, Ly, n_samples, seed=0, V=7.0, omega=1.0, delta=1.0):
-    """``n_samples`` exact snapshots int32 [n, Lx*Ly] of the Rydberg ground state and the
-    ground-state vector (float64 [2^N]) they were drawn from."""
-    from tfqsr import exact, operators
-    from tfqsr.vmc.data import exact_snapshots
-    _, psi = exact.ground_state(operators.Rydberg(Lx, Ly, V=V, omega=omega, delta=delta))
-    return exact_snapshots(psi, n_samples, seed), psi
 
 
 def define_flags():
@@ -59,7 +51,7 @@ def validate():
 
 
 def main(arguments):
-    from tfqsr.vmc.data import save_snapshots
+    from tfqsr.vmc.data import rydberg_snapshots, save_snapshots
     samples, _ = rydberg_snapshots(**arguments)
     save_snapshots(FLAGS.output, samples)
     print(f"wrote {samples.shape[0]} snapshots of the {arguments['Lx']}x{arguments['Ly']} Rydberg "
