@@ -161,8 +161,16 @@ def test_validation_monitor_without_validation_is_refused():
              early_stopping_config={"monitor": "val_loss"}, validation_split=0.0)
 
 
-def test_norm_type_other_than_two_is_refused():
-    _invalid("norm_type must be 2.0", gradient_clipping_config={"max_norm": 1, "norm_type": 1})
+def test_norm_type_below_one_is_refused():
+    _invalid("norm_type\n.*greater than or equal to 1",
+             gradient_clipping_config={"max_norm": 1, "norm_type": 0.5})
+
+
+def test_infinite_norm_type_survives_the_json_round_trip():
+    config = _config(gradient_clipping_config={"max_norm": 1, "norm_type": "inf"})
+    assert config.gradient_clipping_config.norm_type == float("inf")
+    assert type(config).model_validate_json(config.model_dump_json()) == config
+    assert type(config).model_validate(config.model_dump(mode="json")) == config
 
 
 @pytest.mark.parametrize("name", ["input_operator_pauli_weight", "output_operator_pauli_weight"])

@@ -67,14 +67,16 @@ def test_keras_file_and_saved_model_give_the_same_predictions(product_fit, tmp_p
 
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    """Two epochs, then a third in the same run directory, equal three epochs at once."""
+    """Two epochs, then a third in the same run directory, equal three epochs at once (read by
+    two parallel readers with prefetch: num_workers and pin_memory change no batch)."""
     frame = _table(96, seed=5)
     config = {"hsm_model": "general", "input_operator_count": 2, "output_operator_count": 1,
               "hilbert_space_dims": 2, "targets": "y", "input_features": ["x1", "x2"],
               "epochs": 2, "batch_size": 16, "seed": 6}
     fit(config, frame, run_dir=str(tmp_path / "a"), verbose=0)
     resumed = fit({**config, "epochs": 3}, frame, run_dir=str(tmp_path / "a"), verbose=0)
-    straight = fit({**config, "epochs": 3}, frame, run_dir=str(tmp_path / "b"), verbose=0)
+    straight = fit({**config, "epochs": 3, "num_workers": 2, "pin_memory": True}, frame,
+                   run_dir=str(tmp_path / "b"), verbose=0)
     assert resumed.history == straight.history
     for a, b in zip(resumed.model.weights, straight.model.weights, strict=True):
         np.testing.assert_array_equal(a, b)

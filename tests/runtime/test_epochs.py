@@ -8,6 +8,7 @@ subprocess), ends bitwise equal to the uninterrupted run. Horovod: two ranks equ
 process on the concatenated data (tests/runtime/epochs_horovod_worker.py).
 """
 import json
+import math
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from tfqsr.runtime.distributed import Distributed
 from tfqsr.runtime.epochs import BEST_DIR, EpochTrainer, keras_loss
 from tfqsr.runtime.logging import MetricsLogger, Progress, read_metrics
 from tfqsr.runtime.loop import NonFiniteLossError
+from tfqsr.validation import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ONE_PROCESS = Distributed(use_horovod=False)
@@ -310,6 +312,44 @@ def test_clipping_bounds_the_global_norm_of_the_update_over_all_groups(tmp_path)
                                    rtol=1e-12)
         before = after
     assert read_metrics(tmp_path)[0]["grad_norm"] == pytest.approx(13.0 - 0.25, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.0, 3.0, math.inf])
+def test_clipping_to_a_p_norm_scales_the_gradient_to_that_norm(tmp_path, p):
+    """As above with |g|_p: one SGD(1) step from w = 0 moves w by -g min(1, 0.5 / |g|_p), the
+    p-norm taken over the kernel and the bias together (torch's clip_grad_norm_)."""
+    model = _linear_model(2)
+    target = np.array([3.0, -4.0, 12.0])
+    trainer = _trainer(model, lambda batch, seed, training: {"loss": 0.5 * tf.reduce_sum(
+        (tf.concat([tf.reshape(w, [-1]) for w in model.weights], 0) - target) ** 2)
+        + 0 * tf.reduce_sum(batch)}, ArrayDataset(np.zeros((1, 1)), 1),
+        optimizer=keras.optimizers.SGD(1.0), clip_norm=0.5, clip_norm_type=p)
+    _fit(trainer, tmp_path, 1)
+    norm = np.linalg.norm(target, ord=p)
+    moved = np.concatenate([w.numpy().ravel() for w in model.weights])
+    np.testing.assert_allclose(moved, 0.5 * target / norm, rtol=1e-12)
+    assert read_metrics(tmp_path)[0]["grad_norm"] == pytest.approx(norm, rel=1e-12)
+
+
+@pytest.mark.parametrize("value", [0.5, True, "2"])
+def test_clip_norm_type_below_one_is_refused(value):
+    with pytest.raises(ConfigError, match="clip_norm_type must be a real number >= 1"):
+        _trainer(_linear_model(1), None, ArrayDataset(np.zeros((1, 1)), 1), clip_norm_type=value)
+
+
+def test_parallel_readers_and_prefetch_read_the_same_batches(tmp_path):
+    """data_workers and prefetch read ahead in tf.data; the trained weights are bitwise those of
+    reading each batch in turn (a shuffled dataset with a short last batch, 3 epochs)."""
+    x, y = _regression(rows=11)
+    weights = []
+    for name, options in (("serial", {}), ("parallel", {"data_workers": 2, "prefetch": True})):
+        keras.utils.set_random_seed(0)
+        model = _linear_model(3)
+        trainer = _trainer(model, keras_loss(model, "mse"), ArrayDataset((x, y), 4), **options)
+        _fit(trainer, tmp_path / name, 3)
+        weights.append([w.numpy() for w in model.weights])
+    for serial, parallel in zip(*weights):
+        np.testing.assert_array_equal(serial, parallel)
 
 
 def test_parameter_groups_apply_their_own_optimizers(tmp_path):

@@ -215,17 +215,13 @@ class EarlyStoppingConfig(_Config):
 
 
 class GradientClippingConfig(_Config):
-    """Clip the gradients of all weights together to a global norm ``max_norm``; ``norm_type``
-    2.0 (the L2 norm, as ``torch.nn.utils.clip_grad_norm_``'s default) is the one supported."""
+    """Clip the gradients of all weights together as ``torch.nn.utils.clip_grad_norm_``: each
+    is scaled by min(1, max_norm / |g|_p), |g|_p = (sum over every entry |g|^p)^(1/p) with
+    p = ``norm_type`` (>= 1; ``inf`` or "inf": max |g|). In JSON an infinite ``norm_type`` is
+    written "Infinity"."""
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
     max_norm: float = Field(gt=0)
-    norm_type: float = 2.0
-
-    @field_validator("norm_type")
-    @classmethod
-    def _l2(cls, value):
-        if value != 2.0:
-            raise ValueError("only the global L2 norm is supported: norm_type must be 2.0")
-        return value
+    norm_type: float = Field(2.0, ge=1)
 
 
 class ModelHyperparameters(_Config):
@@ -235,8 +231,9 @@ class ModelHyperparameters(_Config):
     the number of targets (regression), of classes (CrossEntropyLoss, NLLLoss) or 1
     (BCEWithLogitsLoss); ``fit`` checks both against the data. ``validation_split`` of the
     training part validates every epoch (0: none). ``device``: "auto", "cpu", "cuda" ("gpu"
-    means "cuda"; Apple's "mps" does not exist in TensorFlow). ``num_workers`` > 0 reads batches
-    with that many parallel threads and ``pin_memory`` prefetches one batch ahead.
+    means "cuda"; Apple's "mps" does not exist in TensorFlow). ``num_workers`` > 0 reads training
+    batches in a ``tf.data`` pipeline with that many parallel readers and ``pin_memory``
+    keeps one batch ready ahead (on the GPU when there is one); neither changes the batches.
     ``beta``: None for the ground state, else the inverse temperature of the thermal state
     (the guide's mixing parameter; ``tfqsr.hsm.layers``); ``eigh_eps`` see the layers.
     """

@@ -330,8 +330,9 @@ def build_training(config, prepared, distributed=None):
         model, loss_function(config, model, len(prepared.classes)), train,
         parameter_groups=groups, validation_data=validation,
         callbacks=build_callbacks(config, groups),
-        clip_norm=None if clipping is None else clipping.max_norm, seed=config.seed,
-        distributed=distributed)
+        clip_norm=None if clipping is None else clipping.max_norm,
+        clip_norm_type=2.0 if clipping is None else clipping.norm_type, seed=config.seed,
+        distributed=distributed, data_workers=config.num_workers, prefetch=config.pin_memory)
     return Training(config, prepared, model, trainer)
 
 

@@ -13,6 +13,7 @@ N processes (with gradients averaged) train exactly as one process on the whole 
 ``GeneratedDataset`` draws each shard's batch from its own stateless seed.
 """
 import abc
+import itertools
 import math
 
 import numpy as np
@@ -121,3 +122,39 @@ class GeneratedDataset(Dataset):
 
     def batch(self, epoch, index, shard=0, num_shards=1):
         return self.generate(fold_seed(self.seed, epoch, index, shard), self.batch_size)
+
+
+def read_batches(dataset, epoch, indices, shard=0, num_shards=1, *, workers=0, prefetch=False):
+    """The batches ``indices`` of ``epoch`` for ``shard``, in order, as an iterator.
+
+    ``workers`` = 0 and no ``prefetch``: each batch is read when the iterator is advanced.
+    Otherwise a ``tf.data`` pipeline over the indices reads them with ``workers`` parallel
+    readers (``map(num_parallel_calls=workers)``, deterministic order) and, with ``prefetch``,
+    keeps one batch ready ahead, on the GPU when there is one (PyTorch's ``num_workers`` and
+    ``pin_memory``). The batches are the same either way: ``Dataset.batch`` is a pure function
+    of its arguments, so reading ahead changes no state.
+    """
+    indices = list(indices)
+    if not indices:
+        return iter(())
+    if workers == 0 and not prefetch:
+        return (dataset.batch(epoch, index, shard, num_shards) for index in indices)
+    first = dataset.batch(epoch, indices[0], shard, num_shards)
+    flat = tf.nest.flatten(first)
+
+    def read(index):
+        return tf.nest.flatten(dataset.batch(epoch, int(index), shard, num_shards))
+
+    def read_in_graph(index):
+        values = tf.py_function(read, [index], Tout=[t.dtype for t in flat])
+        for value, example in zip(values, flat):
+            value.set_shape([None, *example.shape[1:]])
+        return tf.nest.pack_sequence_as(first, values)
+
+    pipeline = tf.data.Dataset.from_tensor_slices(tf.constant(indices[1:], tf.int64)).map(
+        read_in_graph, num_parallel_calls=max(workers, 1), deterministic=True)
+    if prefetch:
+        gpus = tf.config.list_logical_devices("GPU")
+        pipeline = pipeline.apply(tf.data.experimental.prefetch_to_device(gpus[0].name)) \
+            if gpus else pipeline.prefetch(1)
+    return itertools.chain([first], pipeline)

@@ -8,7 +8,7 @@
 An epoch reads every batch of the training ``Dataset`` (``runtime.datasets``) once, in an order
 that is a pure function of (seed, epoch); the run's data position is (epoch, batch index).
 Each batch: ``loss_fn`` under a ``tf.GradientTape``, gradients averaged over ranks (weighted by
-each rank's rows), clipped to a global norm, applied by each parameter group's optimizer; a
+each rank's rows), clipped to a global p-norm, applied by each parameter group's optimizer; a
 NaN/inf loss or gradient skips the update and stops the run (``NonFiniteLossError``). After
 the last batch of every ``validate_every``-th epoch (and of the last one) the validation data
 is evaluated; the epoch's row (training means, ``val_`` means, learning rates) goes to
@@ -44,6 +44,7 @@ broadcast, each rank reads its own shard of every batch, gradients and metrics a
 and ranks stop together (an interrupt or timeout on any rank stops all at the same batch).
 """
 import dataclasses
+import math
 import os
 import time
 
@@ -54,7 +55,7 @@ import tensorflow as tf
 from tfqsr import validation
 from tfqsr.runtime.callbacks import CheckpointedCallback, Monitor
 from tfqsr.runtime.checkpoints import Checkpointer
-from tfqsr.runtime.datasets import batch_rows, fold_seed
+from tfqsr.runtime.datasets import batch_rows, fold_seed, read_batches
 from tfqsr.runtime.distributed import Distributed
 from tfqsr.runtime.interrupt import InterruptFlag
 from tfqsr.runtime.logging import MetricsLogger
@@ -151,6 +152,22 @@ class _State(tf.Module):
                         **{k: v.item() for k, v in values.items()})
 
 
+def global_norm(tensors, p=2.0):
+    """The p-norm of all entries of ``tensors`` together: (sum |g|^p)^(1/p), or max |g| for
+    p = inf. p = 2 is ``tf.linalg.global_norm``."""
+    if p == 2.0:
+        return tf.linalg.global_norm(tensors)
+    if math.isinf(p):
+        return tf.reduce_max([tf.reduce_max(tf.abs(t)) for t in tensors])
+    return tf.add_n([tf.reduce_sum(tf.abs(t) ** p) for t in tensors]) ** (1.0 / p)
+
+
+def clip_by_global_norm(tensors, clip_norm, norm):
+    """``tensors`` scaled by min(1, clip_norm / norm), ``norm`` their global norm."""
+    scale = tf.minimum(tf.ones_like(norm), tf.cast(clip_norm, norm.dtype) / norm)
+    return [t * tf.cast(scale, t.dtype) for t in tensors]
+
+
 class EpochTrainer:
     """Train a Keras model by epochs over a ``Dataset``; see the module docstring.
 
@@ -176,8 +193,16 @@ class EpochTrainer:
         ``on_epoch_end`` (logs of the epoch; a callback may add keys or set
         ``model.stop_training``, which ends the run after this epoch), ``on_train_end`` (when
         the run completes or stops, not when it is interrupted).
-      clip_norm: clip the gradients of all groups together to this global L2 norm (None: no
-        clipping). The norm before clipping is logged as "grad_norm".
+      clip_norm: clip the gradients of all groups together to this global norm (None: no
+        clipping): every gradient is scaled by min(1, clip_norm / |g|_p), |g|_p the
+        ``clip_norm_type``-norm of all their entries together, as
+        ``torch.nn.utils.clip_grad_norm_`` (without its 1e-6 guard).
+      clip_norm_type: p >= 1 of that norm, or ``math.inf`` (max |g|); 2 (default) is the
+        L2 norm of ``tf.clip_by_global_norm``. The norm before clipping is logged as "grad_norm".
+      data_workers: read training batches ahead in a ``tf.data`` pipeline with this many
+        parallel readers (0: read each batch when it is needed, in the training thread).
+      prefetch: keep one batch ready ahead (on the GPU when there is one). Neither changes
+        which batches are read: the data position and exact resume are as without them.
       seed: integer seed of the generator (and of the validation seeds).
       best_monitor, best_mode: the logged quantity and its direction ("min"/"max") that select
         ``checkpoints/best``; "auto": "val_loss" with validation data, else None (no best
@@ -187,12 +212,19 @@ class EpochTrainer:
     """
 
     def __init__(self, model, loss_fn, train_data, *, optimizer=None, parameter_groups=None,
-                 validation_data=None, validate_every=1, callbacks=(), clip_norm=None, seed=0,
-                 best_monitor="auto", best_mode="min", distributed=None, jit_compile=False):
+                 validation_data=None, validate_every=1, callbacks=(), clip_norm=None, clip_norm_type=2.0,
+                 seed=0, best_monitor="auto", best_mode="min", distributed=None,
+                 jit_compile=False, data_workers=0, prefetch=False):
         self.model, self.loss_fn = model, loss_fn
         self.train_data, self.validation_data = train_data, validation_data
         self.validate_every = validation.integer("validate_every", validate_every, 1)
         self.clip_norm = None if clip_norm is None else validation.real("clip_norm", clip_norm)
+        validation.check(isinstance(clip_norm_type, (int, float)) and not isinstance(
+            clip_norm_type, bool) and clip_norm_type >= 1,
+                         "clip_norm_type", "a real number >= 1 or math.inf", clip_norm_type)
+        self.clip_norm_type = float(clip_norm_type)
+        self.data_workers = validation.integer("data_workers", data_workers, 0)
+        self.prefetch = bool(prefetch)
         self.seed = validation.integer("seed", seed)
         self.distributed = distributed or Distributed(use_horovod="auto")
         self.groups = self._groups(optimizer, parameter_groups)
@@ -275,9 +307,10 @@ class EpochTrainer:
         if self.distributed.size > 1:  # the gradient of the mean over all ranks' rows
             grads = self.distributed.average_gradients([tf.cast(rows, g.dtype) * g for g in grads])
             grads = [g / tf.cast(mean_rows, g.dtype) for g in grads]
-        metrics["grad_norm"] = tf.cast(tf.linalg.global_norm(grads), tf.float64)
+        norm = global_norm(grads, self.clip_norm_type)
+        metrics["grad_norm"] = tf.cast(norm, tf.float64)
         if self.clip_norm is not None:
-            grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
+            grads = clip_by_global_norm(grads, self.clip_norm, norm)
         finite = tf.math.is_finite(metrics["loss"]) & tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
         if finite:  # autograph: a tf.cond; the update is skipped when anything is NaN/inf
@@ -395,8 +428,9 @@ class EpochTrainer:
             if not position.epoch_begun:
                 self._call("on_epoch_begin", epoch, {})
                 position.epoch_begun = True
-            for index in range(position.batch, batches):
-                batch = self.train_data.batch(epoch, index, rank, size)
+            reader = read_batches(self.train_data, epoch, range(position.batch, batches), rank,
+                                  size, workers=self.data_workers, prefetch=self.prefetch)
+            for index, batch in zip(range(position.batch, batches), reader):
                 reason, skip = self._agree(interrupted, deadline, batch_rows(batch) == 0)
                 if reason:
                     self._save()
