@@ -33,8 +33,16 @@ def _assert_usage_error(result, named):
     (["--chains=1"], "--chains must be an integer >= 2"),
     (["--beta_final=-1"], "--beta_final must be a real number >= 0"),
     (["--stpes=3"], "Unknown command line flag 'stpes'"),
+    (["--group=su2"], "--group must be one of u1, su3"),
+    (["--group=su3", "--conv_filters=4", "--conv_sizes=3"], "--conv_filters must be empty with --group=su3"),
+    (["--group=su3", "--use_ncp"], "--use_ncp must be false with --group=su3"),
+    (["--group=su3", "--precision=fp16"], "--precision must be fp32 or fp64 with --group=su3"),
+    (["--group=su3", "--nz=1"], "--nz must be an integer >= 2"),
+    (["--ny=4"], "--ny must be unset for --group=u1"),
+    (["--c1=-0.08"], "--c1 must be a real number with --group=su3 (0 for --group=u1)"),
 ], ids=["nt", "conv_sizes_count", "conv_filters_text", "units_empty", "precision",
-        "no_loss_term", "chains", "beta_final", "unknown_flag"])
+        "no_loss_term", "chains", "beta_final", "unknown_flag", "group", "su3_conv", "su3_ncp",
+        "su3_fp16", "su3_nz", "u1_ny", "u1_c1"])
 def test_bad_train_flags_exit_2_and_write_nothing(tmp_path, flags, named):
     run_dir = tmp_path / "run"
     _assert_usage_error(_run("train", f"--run_dir={run_dir}", *flags), named)
@@ -48,10 +56,12 @@ def test_bad_train_flags_exit_2_and_write_nothing(tmp_path, flags, named):
     (["hmc", "--beta=2", "--target_accept=1.5"], "--target_accept must be in (0, 1)"),
     (["hmc", "--beta=2", "--precision=fp16"], "--precision must be fp32 or fp64"),
     (["hmc", "--beta=2", "--steps=1"], "--steps must be an integer >= 2"),
+    (["hmc", "--beta=6", "--group=su3", "--ny=1"], "--ny must be an integer >= 2"),
+    (["hmc", "--beta=6", "--group=su3", "--c1=x"], "--c1=x: could not convert string to float"),
     (["sample", "--beta=2"], "the command must be one of train, eval, hmc"),
     (["--beta=2"], "a command is required: one of train, eval, hmc"),
 ], ids=["eval_no_run_dir", "eval_missing_run", "eval_no_beta", "hmc_target_accept",
-        "hmc_precision", "hmc_steps", "unknown_command", "no_command"])
+        "hmc_precision", "hmc_steps", "hmc_su3_ny", "hmc_su3_c1", "unknown_command", "no_command"])
 def test_bad_eval_and_hmc_input_exits_2(tmp_path, args, named):
     _assert_usage_error(_run(*args, cwd=tmp_path), named)
     assert os.listdir(tmp_path) == []
@@ -94,6 +104,26 @@ def test_a_preset_trains_and_eval_measures_the_trained_sampler(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((run_dir / "eval_beta2" / "summary.json").read_text())
     assert summary["sampler"] == "l2hmc" and summary["gradient_evaluations"] == 3
+
+
+@pytest.mark.slow
+def test_su3_hmc_and_the_quick_su3_preset_train_then_eval(tmp_path):
+    out = tmp_path / "hmc"
+    result = _run("hmc", "--group=su3", "--nt=2", "--nx=2", "--beta=6", "--steps=6", "--burn_in=4",
+                  "--chains=4", "--num_leapfrog_steps=3", "--precision=fp64", f"--out_dir={out}")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lattice"] == [2, 2, 2, 2] and summary["exact_plaquette"] is None
+    run_dir = tmp_path / "run"
+    preset = os.path.join(ROOT, "flags", "l2hmc", "su3_4x4x4x4_quick.flags")
+    result = _run("train", f"--flagfile={preset}", "--nt=2", "--nx=2", "--steps_per_era=2",
+                  f"--run_dir={run_dir}", "--verbose=0")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["group"] == "su3" and config["ny"] == 2 and config["conv_filters"] == []
+    result = _run("eval", f"--run_dir={run_dir}", "--beta=6", "--steps=4", "--burn_in=2", "--chains=4")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "eval_beta6" / "summary.json").read_text())["gradient_evaluations"] == 3
 
 
 @pytest.mark.slow

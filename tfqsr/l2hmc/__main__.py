@@ -1,9 +1,11 @@
-"""python -m tfqsr.l2hmc train|eval|hmc: train the L2HMC sampler for 2D U(1), measure it, and
-measure the HMC baseline.
+"""python -m tfqsr.l2hmc train|eval|hmc: train the L2HMC sampler for 2D U(1) or 4D SU(3)
+(``--group=su3``), measure it, and measure the HMC baseline.
 
     python -m tfqsr.l2hmc train --flagfile=flags/l2hmc/u1_8x8.flags --run_dir=runs/l2hmc_8x8
     python -m tfqsr.l2hmc eval --run_dir=runs/l2hmc_8x8 --beta=3 --steps=500
     python -m tfqsr.l2hmc hmc --nt=8 --nx=8 --beta=3 --steps=500 [--out_dir=runs/hmc_8x8_b3]
+    python -m tfqsr.l2hmc train --flagfile=flags/l2hmc/su3_4x4x4x4_quick.flags --run_dir=runs/su3
+    python -m tfqsr.l2hmc hmc --group=su3 --nt=4 --nx=4 --beta=6 --precision=fp64 --steps=200
 
 A preset given without a command trains. train: the run directory holds config.json, metrics.jsonl, events/, checkpoints/, export/
 (the trained dynamics) and training.png; re-running resumes, another configuration is refused
@@ -18,7 +20,7 @@ import os
 
 from absl import flags
 
-from tfqsr.l2hmc.config import PRECISIONS, L2HMCConfig, parse_integers
+from tfqsr.l2hmc.config import GROUP_NAMES, PRECISIONS, L2HMCConfig, parse_integers
 from tfqsr.runtime import cli, experiment
 from tfqsr.runtime.rundir import read_config
 from tfqsr.validation import ConfigError, integer, require
@@ -28,10 +30,18 @@ RESUMABLE_FIELDS = ("checkpoint_every",)
 LIST_FIELDS = ("conv_filters", "conv_sizes", "units")
 
 
+def define_lattice_flags(nt, nx):
+    flags.DEFINE_string("group", "u1", f"Gauge group: {' or '.join(GROUP_NAMES)} (2D U(1), 4D SU(3)).")
+    flags.DEFINE_integer("nt", nt, "Lattice extent in time.")
+    flags.DEFINE_integer("nx", nx, "Lattice extent in space (x).")
+    flags.DEFINE_integer("ny", None, "Extent in y (--group=su3; default --nx).")
+    flags.DEFINE_integer("nz", None, "Extent in z (--group=su3; default --nx).")
+    flags.DEFINE_float("c1", 0.0, "Rectangle coefficient of the SU(3) action (0 Wilson, -1/12 Symanzik).")
+
+
 def define_train_flags():
     d = L2HMCConfig()
-    flags.DEFINE_integer("nt", d.nt, "Lattice extent in time.")
-    flags.DEFINE_integer("nx", d.nx, "Lattice extent in space.")
+    define_lattice_flags(d.nt, d.nx)
     flags.DEFINE_float("beta_init", d.beta_init, "Coupling of the first era.")
     flags.DEFINE_float("beta_final", d.beta_final, "Coupling of the last era (linear in eras).")
     flags.DEFINE_integer("eras", d.eras, "Eras (beta constant within one).")
@@ -39,22 +49,25 @@ def define_train_flags():
     flags.DEFINE_integer("chains", d.chains, "Chains (all ranks together).")
     flags.DEFINE_integer("nleapfrog", d.nleapfrog, "Leapfrog steps per trajectory.")
     flags.DEFINE_float("eps", d.eps, "Initial step size (learned per step, for x and v).")
-    flags.DEFINE_boolean("use_ncp", d.use_ncp, "Non-compact projection position update (else affine).")
+    flags.DEFINE_boolean("use_ncp", None, "Non-compact projection position update (else affine; "
+                         "default true for u1; su3 has none).")
     flags.DEFINE_boolean("merge_directions", d.merge_directions,
                          "Forward, flip, backward proposals instead of a random direction.")
-    flags.DEFINE_list("conv_filters", ",".join(map(str, d.conv_filters)),
-                      "Filters of the periodic convolutions of the position networks.")
-    flags.DEFINE_list("conv_sizes", ",".join(map(str, d.conv_sizes)), "Their odd kernel sizes.")
+    flags.DEFINE_list("conv_filters", None, "Filters of the periodic convolutions of the position "
+                      "networks (default 8,16 for u1; su3 networks are dense).")
+    flags.DEFINE_list("conv_sizes", None, "Their odd kernel sizes (default 3,3 for u1).")
     flags.DEFINE_list("units", ",".join(map(str, d.units)), "Dense layer widths of the networks.")
     flags.DEFINE_float("charge_weight", d.charge_weight, "Weight of the charge loss (0: off).")
     flags.DEFINE_float("plaq_weight", d.plaq_weight, "Weight of the plaquette loss (0: off).")
     flags.DEFINE_float("lr", d.lr, "Adam learning rate.")
     flags.DEFINE_float("clip_norm", d.clip_norm, "Global-norm gradient clipping.")
     flags.DEFINE_string("precision", d.precision,
-                        f"One of {', '.join(PRECISIONS)} (fp16: float16 networks, float32 links).")
+                        f"One of {', '.join(PRECISIONS)} (fp16: float16 networks, float32 links; "
+                        "su3: fp32 or fp64, complex64 or complex128 links).")
     flags.DEFINE_integer("seed", d.seed, "Random seed (weights, masks, chains, proposals).")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/l2hmc_<nt>x<nx>).")
+    flags.DEFINE_string("run_dir", None, "Run directory (default runs/l2hmc_<nt>x<nx>, "
+                        "runs/l2hmc_su3_<nt>x<nx>x<ny>x<nz>).")
     flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
     flags.DEFINE_integer("verbose", 1, "1 progress, 2 one line per step, 0 silent.")
 
@@ -74,8 +87,7 @@ def define_eval_flags():
 
 def define_hmc_flags():
     define_sampling_flags()
-    flags.DEFINE_integer("nt", 8, "Lattice extent in time.")
-    flags.DEFINE_integer("nx", 8, "Lattice extent in space.")
+    define_lattice_flags(8, 8)
     flags.DEFINE_integer("num_leapfrog_steps", 10, "Leapfrog steps (gradient evaluations) per trajectory.")
     flags.DEFINE_float("step_size", 0.1, "Initial step size (tuned by dual averaging in the burn-in).")
     flags.DEFINE_float("target_accept", 0.75, "Acceptance the step size is tuned to.")
@@ -87,8 +99,15 @@ def define_hmc_flags():
 def config_from_flags():
     values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(L2HMCConfig)
               if f.name in FLAGS and f.name not in LIST_FIELDS}
-    lists = {name: parse_integers(f"--{name}", FLAGS[name].value) for name in LIST_FIELDS}
+    lists = {name: None if FLAGS[name].value is None else parse_integers(f"--{name}", FLAGS[name].value)
+             for name in LIST_FIELDS}
     return L2HMCConfig(**values, **lists)
+
+
+def lattice_config():
+    """The lattice flags of ``hmc`` as a validated configuration (the same checks as train)."""
+    return L2HMCConfig(group=FLAGS.group, nt=FLAGS.nt, nx=FLAGS.nx, ny=FLAGS.ny, nz=FLAGS.nz,
+                       c1=FLAGS.c1, beta_final=FLAGS.beta, precision=FLAGS.precision).validate()
 
 
 def _check_sampling_flags():
@@ -101,7 +120,9 @@ def _check_sampling_flags():
 
 def validate_train():
     config = config_from_flags()
-    run_dir = FLAGS.run_dir or os.path.join("runs", f"l2hmc_{config.nt}x{config.nx}")
+    shape = config.validate().link_shape[1:]
+    name = ("l2hmc_su3_" if config.group == "su3" else "l2hmc_") + "x".join(map(str, shape))
+    run_dir = FLAGS.run_dir or os.path.join("runs", name)
     return experiment.check_run(config, run_dir, overwrite=FLAGS.overwrite, resumable=RESUMABLE_FIELDS)
 
 
@@ -117,8 +138,10 @@ def main_train(plan):
         rows = read_metrics(plan.run_dir)
         plot_training(plan.run_dir, rows)
         last = rows[-1]
+        plaquette = (f"plaquette - exact {last['plaquette_error']:+.4f}" if "plaquette_error" in last
+                     else f"plaquette {last['plaquette']:.4f}")
         print(f"step {last['step']} at beta {last['beta']:g}: accepted {last['accepted']:.3f}, "
-              f"|dQ_int| {last['dq_int']:.3f}, plaquette - exact {last['plaquette_error']:+.4f}")
+              f"|dQ_int| {last['dq_int']:.3f}, {plaquette}")
         if outcome == "interrupted":
             print(f"interrupted after step {step}; run the same command again to resume", flush=True)
     return 0 if outcome == "completed" else 130
@@ -139,12 +162,11 @@ def validate_eval():
 
 def main_eval(plan):
     from tfqsr.l2hmc import evaluation
-    from tfqsr.l2hmc.lattice import U1Lattice
-    from tfqsr.l2hmc.trainer import DTYPES, load_dynamics
+    from tfqsr.l2hmc.trainer import DTYPES, build_lattice, load_dynamics
     config = plan["config"]
     dynamics = load_dynamics(plan["export"])
     trace, summary = evaluation.sample_l2hmc(
-        dynamics, U1Lattice(config.nt, config.nx, FLAGS.beta), beta=FLAGS.beta, chains=FLAGS.chains,
+        dynamics, build_lattice(config, FLAGS.beta), beta=FLAGS.beta, chains=FLAGS.chains,
         steps=FLAGS.steps, burn_in=FLAGS.burn_in, seed=FLAGS.seed,
         merge_directions=config.merge_directions, dtype=DTYPES[config.precision][0])
     evaluation.write_results(plan["out_dir"], trace, summary)
@@ -155,23 +177,21 @@ def main_eval(plan):
 
 def validate_hmc():
     _check_sampling_flags()
-    integer("--nt", FLAGS.nt, 2)
-    integer("--nx", FLAGS.nx, 2)
     integer("--num_leapfrog_steps", FLAGS.num_leapfrog_steps, 1)
     require(FLAGS.step_size > 0, "step_size", "a positive number", FLAGS.step_size)
     require(0 < FLAGS.target_accept < 1, "target_accept", "in (0, 1)", FLAGS.target_accept)
     require(FLAGS.precision in ("fp32", "fp64"), "precision", "fp32 or fp64", FLAGS.precision)
+    config = lattice_config()
     if FLAGS.out_dir and os.path.exists(FLAGS.out_dir) and not FLAGS.overwrite:
         raise ConfigError(f"--out_dir {FLAGS.out_dir!r} exists; choose another or pass --overwrite")
-    return {"out_dir": FLAGS.out_dir}
+    return {"out_dir": FLAGS.out_dir, "config": config}
 
 
 def main_hmc(plan):
     from tfqsr.l2hmc import evaluation
-    from tfqsr.l2hmc.lattice import U1Lattice
-    from tfqsr.l2hmc.trainer import DTYPES
+    from tfqsr.l2hmc.trainer import DTYPES, build_lattice
     trace, summary = evaluation.sample_hmc(
-        U1Lattice(FLAGS.nt, FLAGS.nx, FLAGS.beta), beta=FLAGS.beta, chains=FLAGS.chains,
+        build_lattice(plan["config"], FLAGS.beta), beta=FLAGS.beta, chains=FLAGS.chains,
         steps=FLAGS.steps, burn_in=FLAGS.burn_in, seed=FLAGS.seed, step_size=FLAGS.step_size,
         num_leapfrog_steps=FLAGS.num_leapfrog_steps, target_accept=FLAGS.target_accept,
         dtype=DTYPES[FLAGS.precision][0])

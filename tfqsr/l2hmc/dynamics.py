@@ -25,6 +25,19 @@ scaling is not 2 pi periodic, so affine angles are left unwrapped inside a traje
 bijection of R^n) and wrapped only at its end: on a compact group prefer NCP (the default), on
 flat targets affine is exact.
 
+On a non-additive group (SU(3), ``Group.additive`` False) x is a field of group elements and v,
+F, s, t, q have the momentum shape (the 8 su(3) coordinates per link): the momentum updates are
+the same formulas coordinate by coordinate (log-det sum eps_v s/2 over links and coordinates),
+and the position update of the links m is the left translation
+
+  U <- exp(eps_x (v e^{eps_x q} + t) . T) U     on the links m, (t, q) = X_k(m-bar U, v)
+
+(backward: exp(-eps_x (...) . T) U with the same (t, q), which read only frozen links and v), with
+no learned scale: left multiplication by an element that does not depend on U preserves the Haar
+measure of every link, so its log-det is 0. Masks select whole links, never matrix entries (the
+entry-wise masks of the reference push links out of the group). Links are re-projected to the
+group at the end of a proposal (``kernel.propose``), not inside the trajectory.
+
 Force evaluations: the force at the end of a step is the force at the start of the next one, so
 a trajectory evaluates dS/dx ``nleapfrog + 1`` times (``gradient_evaluations``).
 """
@@ -57,8 +70,10 @@ class LeapfrogDynamics(keras.layers.Layer):
     """The learned leapfrog (module docstring) on links of ``link_shape`` in ``group``.
 
     Args:
-      group: "u1" (angles) or "real" (flat space, the toy targets); see ``tfqsr.l2hmc.group``.
-      link_shape: one chain's link shape, (2, nt, nx) for a lattice.
+      group: "u1" (angles), "su3" (3x3 matrices) or "real" (flat space, the toy targets); see
+        ``tfqsr.l2hmc.group``.
+      link_shape: one chain's link shape (the links, not the matrix axes): (2, nt, nx) for U(1),
+        (4, nt, nx, ny, nz) for SU(3).
       nleapfrog: leapfrog steps per trajectory.
       eps: the initial step size of x and v (each step learns its own two).
       use_ncp: the non-compact projection for positions (compact groups only).
@@ -79,21 +94,22 @@ class LeapfrogDynamics(keras.layers.Layer):
         self.eps = float(eps)
         self.use_ncp = bool(use_ncp)
         if self.use_ncp and not self.group.compact:
-            raise ValueError(f"use_ncp needs a compact group, not {group!r}")
+            raise ValueError(f"use_ncp needs a compact group of angles (U(1)), not {group!r}")
         self.conv_filters = tuple(conv_filters)
         self.conv_sizes = tuple(conv_sizes)
         self.units = tuple(units)
         self.separate_networks = bool(separate_networks)
         self.mask_seed = int(mask_seed)
         count = self.nleapfrog if self.separate_networks else 1
-        features = self.group.num_features
+        features, algebra = self.group.num_features, self.group.algebra_shape
         self.position_networks = [
             LeapfrogNetwork(self.link_shape, features, self.conv_filters, self.conv_sizes,
-                            self.units, name=f"x_net_{k}", dtype=self.dtype_policy)
+                            self.units, algebra_shape=algebra, name=f"x_net_{k}",
+                            dtype=self.dtype_policy)
             for k in range(count)]
         self.momentum_networks = [
-            LeapfrogNetwork(self.link_shape, features, (), (), self.units, name=f"v_net_{k}",
-                            dtype=self.dtype_policy)
+            LeapfrogNetwork(self.link_shape, features, (), (), self.units, algebra_shape=algebra,
+                            name=f"v_net_{k}", dtype=self.dtype_policy)
             for k in range(count)]
         # Attributes as well as lists: tf.train.Checkpoint follows attributes, not Keras lists.
         for network in self.position_networks + self.momentum_networks:
@@ -126,8 +142,8 @@ class LeapfrogDynamics(keras.layers.Layer):
     def _momentum_update(self, k, x, v, force, forward):
         network, _ = self._networks(k)
         s, t, q = network(self.group.features(x), force)
-        eps = tf.cast(tf.exp(self.log_eps_v[k]), x.dtype)
-        s, t, q = (tf.cast(a, x.dtype) for a in (s, t, q))
+        eps = tf.cast(tf.exp(self.log_eps_v[k]), v.dtype)
+        s, t, q = (tf.cast(a, v.dtype) for a in (s, t, q))
         shift = 0.5 * eps * (force * tf.exp(eps * q) + t)
         if forward:
             return v * tf.exp(0.5 * eps * s) - shift, _per_chain_sum(0.5 * eps * s)
@@ -136,10 +152,12 @@ class LeapfrogDynamics(keras.layers.Layer):
     def _position_update(self, k, x, v, mask, forward):
         _, network = self._networks(k)
         frozen = 1.0 - mask
-        s, t, q = network(self.group.features(x) * tf.cast(frozen[..., None], x.dtype), v)
-        eps = tf.cast(tf.exp(self.log_eps_x[k]), x.dtype)
-        s, t, q = (tf.cast(a, x.dtype) for a in (s, t, q))
+        s, t, q = network(self.group.features(x) * tf.cast(frozen[..., None], v.dtype), v)
+        eps = tf.cast(tf.exp(self.log_eps_x[k]), v.dtype)
+        s, t, q = (tf.cast(a, v.dtype) for a in (s, t, q))
         translation = eps * (v * tf.exp(eps * q) + t)
+        if not self.group.additive:
+            return self._group_position_update(x, translation, mask, forward)
         scale = eps * s if forward else -eps * s
         if not forward:
             x_in = x - translation
@@ -162,6 +180,15 @@ class LeapfrogDynamics(keras.layers.Layer):
         # slope 1, so it is log g'(x_in) of the map applied (its scale is -eps s backward).
         return mask * y + (1.0 - mask) * x, _per_chain_sum(mask * log_jac)
 
+    def _group_position_update(self, x, translation, mask, forward):
+        """U <- exp(+-translation . T) U on the links of ``mask`` (log-det 0, module docstring)."""
+        mask = tf.cast(mask, translation.dtype)
+        algebra_axes = len(self.group.algebra_shape)
+        step = translation * tf.reshape(mask, [*mask.shape] + [1] * algebra_axes)
+        y = self.group.exp_update(x, step if forward else -step, 1.0)
+        keep = tf.reshape(mask > 0, [*mask.shape] + [1] * len(self.group.element_shape))
+        return tf.where(keep, y, x), tf.zeros([tf.shape(x)[0]], translation.dtype)
+
     def forward(self, x, v, force_fn):
         """(x', v', log |det d(x',v')/d(x,v)| [chains]) after ``nleapfrog`` forward steps."""
         return self._trajectory(x, v, force_fn, forward=True)
@@ -171,9 +198,9 @@ class LeapfrogDynamics(keras.layers.Layer):
         return self._trajectory(x, v, force_fn, forward=False)
 
     def _trajectory(self, x, v, force_fn, forward):
-        logdet = tf.zeros([tf.shape(x)[0]], x.dtype)
+        logdet = tf.zeros([tf.shape(x)[0]], v.dtype)
         force = force_fn(x)
-        masks = tf.cast(self.masks, x.dtype)
+        masks = tf.cast(self.masks, v.dtype)
         steps = range(self.nleapfrog) if forward else reversed(range(self.nleapfrog))
         for k in steps:
             first, second = (masks[k], 1.0 - masks[k]) if forward else (1.0 - masks[k], masks[k])
@@ -196,8 +223,8 @@ class LeapfrogDynamics(keras.layers.Layer):
         if both:
             xf, vf, lf = self.forward(x, v, force_fn)
             xb, vb, lb = self.backward(x, v, force_fn)
-            pick = tf.reshape(direction, [-1] + [1] * (len(x.shape) - 1))
-            return tf.where(pick, xf, xb), tf.where(pick, vf, vb), tf.where(direction, lf, lb)
+            return (select_chains(direction, xf, xb), select_chains(direction, vf, vb),
+                    tf.where(direction, lf, lb))
         return _by_direction(self, x, v, force_fn, direction)
 
     def get_config(self):
@@ -206,6 +233,11 @@ class LeapfrogDynamics(keras.layers.Layer):
                 "conv_filters": self.conv_filters, "conv_sizes": self.conv_sizes,
                 "units": self.units, "separate_networks": self.separate_networks,
                 "mask_seed": self.mask_seed}
+
+
+def select_chains(per_chain, a, b):
+    """a where ``per_chain`` [chains] is True, else b (broadcast over the other axes)."""
+    return tf.where(tf.reshape(per_chain, [-1] + [1] * (len(a.shape) - 1)), a, b)
 
 
 def _by_direction(dynamics, x, v, force_fn, direction):

@@ -21,15 +21,26 @@ log-det or density gets the correction -inf: it is rejected and the state stays 
 The baseline ``hmc_kernel`` is ``tfp.mcmc.HamiltonianMonteCarlo`` on the same target (its
 gradient by automatic differentiation; ``num_leapfrog_steps`` gradient evaluations per
 trajectory, the gradient at the start being reused from the previous one) with its step size
-tuned by ``tfp.mcmc.DualAveragingStepSizeAdaptation`` to a target acceptance.
+tuned by ``tfp.mcmc.DualAveragingStepSizeAdaptation`` to a target acceptance. TFP's HMC moves
+in flat space, so on a non-additive group (SU(3)) the baseline is ``UncalibratedGroupHMC``
+(ours: p ~ exp(-K), the leapfrog p <- p - (eps/2) F, U <- exp(eps P) U, p <- p - (eps/2) F,
+``num_leapfrog_steps`` times, the force at the end of one step reused at the start of the next
+and carried to the next trajectory in the kernel results, so again ``num_leapfrog_steps``
+gradient evaluations per trajectory; the links re-projected to the group at the end) inside the
+same MetropolisHastings and DualAveragingStepSizeAdaptation: the same step-size adaptation and
+the same results (``inner_results.is_accepted``, ``new_step_size``).
 """
 import collections
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfqsr.l2hmc.group import as_real
+
 L2HMCKernelResults = collections.namedtuple(
     "L2HMCKernelResults", ["log_acceptance_correction", "target_log_prob", "log_det_jacobian"])
+GroupHMCResults = collections.namedtuple(
+    "GroupHMCResults", ["log_acceptance_correction", "target_log_prob", "force", "step_size"])
 Proposal = collections.namedtuple(
     "Proposal", ["state", "log_accept_ratio", "log_det_jacobian", "target_log_prob"])
 
@@ -46,7 +57,7 @@ def propose(dynamics, target, x, seed, *, beta=None, merge_directions=False,
     """
     group = dynamics.group
     momentum_seed, direction_seed = tfp.random.split_seed(seed, 2)
-    v = group.random_momentum(tf.shape(x), momentum_seed, dtype=x.dtype)
+    v = group.random_momentum(group.momentum_shape(x), momentum_seed, dtype=x.dtype.real_dtype)
     force = lambda y: target.action_gradient(y, beta)  # noqa: E731
     if merge_directions:
         x1, v1, logdet1 = dynamics.forward(x, v, force)
@@ -59,9 +70,8 @@ def propose(dynamics, target, x, seed, *, beta=None, merge_directions=False,
     target_log_prob = target.target_log_prob(x_new, beta)
     log_ratio = (target_log_prob - target.target_log_prob(x, beta)
                  + group.kinetic_energy(v) - group.kinetic_energy(v_new) + logdet)
-    finite = (tf.reduce_all(tf.math.is_finite(tf.reshape(x_new, [tf.shape(x)[0], -1])), axis=1)
-              & tf.math.is_finite(log_ratio))
-    log_ratio = tf.where(finite, log_ratio, tf.constant(-float("inf"), x.dtype))
+    finite = group.finite(x_new) & tf.math.is_finite(log_ratio)
+    log_ratio = tf.where(finite, log_ratio, tf.constant(-float("inf"), log_ratio.dtype))
     return Proposal(x_new, log_ratio, logdet, target_log_prob)
 
 
@@ -109,7 +119,7 @@ class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
         correction = (proposal.log_accept_ratio - proposal.target_log_prob
                       + previous_kernel_results.target_log_prob)
         correction = tf.where(tf.math.is_finite(proposal.log_accept_ratio), correction,
-                              tf.constant(-float("inf"), current_state.dtype))
+                              tf.constant(-float("inf"), correction.dtype))
         return proposal.state, L2HMCKernelResults(correction, proposal.target_log_prob,
                                                   proposal.log_det_jacobian)
 
@@ -125,13 +135,81 @@ def l2hmc_kernel(dynamics, target, beta=None, merge_directions=False, both_direc
         dynamics, target, beta, merge_directions, both_directions=both_directions))
 
 
+def leapfrog(group, force_fn, x, p, eps, steps, force=None):
+    """``steps`` plain leapfrog steps in ``group``: p <- p - (eps/2) F(x), x <- exp_update(x, p,
+    eps), p <- p - (eps/2) F(x). Returns (x, p, F(x)); ``force``: F at the start, if known.
+    ``steps`` force evaluations (plus one without ``force``)."""
+    force = force_fn(x) if force is None else force
+    eps = as_real(eps, p.dtype)
+
+    def body(i, x, p, force):
+        p = p - 0.5 * eps * force
+        x = group.exp_update(x, p, eps)
+        force = force_fn(x)
+        return i + 1, x, p - 0.5 * eps * force, force
+    _, x, p, force = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), x, p, force))
+    return x, p, force
+
+
+class UncalibratedGroupHMC(tfp.mcmc.TransitionKernel):
+    """HMC on the links of ``target.group`` (module docstring), an uncalibrated proposal for
+    ``tfp.mcmc.MetropolisHastings``. The step size lives in the kernel results (``step_size``),
+    where ``tfp.mcmc.DualAveragingStepSizeAdaptation`` sets it."""
+
+    def __init__(self, target, step_size, num_leapfrog_steps, beta=None, name=None):
+        self._parameters = dict(target=target, step_size=step_size,
+                                num_leapfrog_steps=num_leapfrog_steps, beta=beta, name=name)
+        self.target = target
+        self.group = target.group
+        self.step_size = step_size
+        self.num_leapfrog_steps = int(num_leapfrog_steps)
+        self.beta = beta
+
+    @property
+    def parameters(self):
+        return self._parameters
+
+    @property
+    def is_calibrated(self):
+        return False
+
+    def _force(self, x):
+        return self.target.action_gradient(x, self.beta)
+
+    def one_step(self, current_state, previous_kernel_results, seed=None):
+        seed = tfp.random.sanitize_seed(seed)
+        group, previous = self.group, previous_kernel_results
+        p = group.random_momentum(group.momentum_shape(current_state), seed,
+                                  dtype=current_state.dtype.real_dtype)
+        x, p_new, force = leapfrog(group, self._force, current_state, p, previous.step_size,
+                                   self.num_leapfrog_steps, force=previous.force)
+        # re-projected; the last force is carried on (the projection moves x by rounding only)
+        x = group.project(x)
+        target_log_prob = self.target.target_log_prob(x, self.beta)
+        correction = group.kinetic_energy(p) - group.kinetic_energy(p_new)
+        finite = group.finite(x) & tf.math.is_finite(correction) & tf.math.is_finite(target_log_prob)
+        correction = tf.where(finite, correction, tf.constant(-float("inf"), correction.dtype))
+        return x, GroupHMCResults(correction, target_log_prob, force, previous.step_size)
+
+    def bootstrap_results(self, init_state):
+        target_log_prob = self.target.target_log_prob(init_state, self.beta)
+        return GroupHMCResults(tf.zeros_like(target_log_prob), target_log_prob,
+                               self._force(init_state),
+                               tf.convert_to_tensor(self.step_size, target_log_prob.dtype))
+
+
 def hmc_kernel(target, *, step_size, num_leapfrog_steps, num_adaptation_steps,
                target_accept_prob=0.75, beta=None):
     """Plain HMC (``num_leapfrog_steps`` gradient evaluations per trajectory) with dual-averaging
-    step-size adaptation over the first ``num_adaptation_steps`` steps."""
-    hmc = tfp.mcmc.HamiltonianMonteCarlo(
-        target_log_prob_fn=lambda x: target.target_log_prob(x, beta),
-        step_size=step_size, num_leapfrog_steps=num_leapfrog_steps)
+    step-size adaptation over the first ``num_adaptation_steps`` steps: TFP's HMC on an additive
+    group (flat space, U(1) angles), ``UncalibratedGroupHMC`` in MetropolisHastings otherwise."""
+    if target.group.additive:
+        hmc = tfp.mcmc.HamiltonianMonteCarlo(
+            target_log_prob_fn=lambda x: target.target_log_prob(x, beta),
+            step_size=step_size, num_leapfrog_steps=num_leapfrog_steps)
+    else:
+        hmc = tfp.mcmc.MetropolisHastings(UncalibratedGroupHMC(target, step_size,
+                                                               num_leapfrog_steps, beta))
     return tfp.mcmc.DualAveragingStepSizeAdaptation(
         hmc, num_adaptation_steps=num_adaptation_steps, target_accept_prob=target_accept_prob)
 

@@ -48,7 +48,7 @@ class U1Lattice:
         self.beta = float(beta)
         self.group = U1()
         self.link_shape = (2, self.nt, self.nx)
-        self.num_plaquettes = self.nt * self.nx
+        self.num_plaquettes = self.volume = self.nt * self.nx
 
     def __repr__(self):
         return f"U1Lattice(nt={self.nt}, nx={self.nx}, beta={self.beta})"
@@ -76,6 +76,12 @@ class U1Lattice:
     def target_log_prob(self, x, beta=None):
         """log of the unnormalized density exp(-S(x))."""
         return -self.action(x, beta)
+
+    def plaquette_distance(self, x, y):
+        """sum_P |e^{i theta_P(y)} - e^{i theta_P(x)}|^2 = sum_P 2 (1 - cos(theta_P(y) - theta_P(x)))
+        per chain (the plaquette loss)."""
+        dtheta = self.plaquette_angles(y) - self.plaquette_angles(x)
+        return tf.reduce_sum(2.0 * (1.0 - tf.cos(dtheta)), axis=[1, 2])
 
     def plaquette(self, x):
         """<cos theta_P> over the plaquettes of each chain."""

@@ -1,8 +1,10 @@
 """The networks of the generalized leapfrog: (s, t, q) = Net(features, other).
 
 A :class:`LeapfrogNetwork` reads the network features of (masked) positions, shape
-[chains, *link_shape, F] (``Group.features``: cos and sin of U(1) angles), and a second array of
-the link shape: the momentum v (position networks) or the force dS/dx (momentum networks). On a
+[chains, *link_shape, F] (``Group.features``: cos and sin of U(1) angles, Re and Im of the SU(3)
+entries), and a second array of the momentum shape [chains, *link_shape, *algebra_shape]: the
+momentum v (position networks) or the force dS/dx (momentum networks). Its outputs have the
+momentum shape too (one value per link for U(1), the 8 su(3) coordinates per link for SU(3)). On a
 lattice (link_shape (2, nt, nx)) with ``conv_filters``, the inputs are arranged as nt x nx images
 whose channels are the two directions' features and values, go through convolutions with periodic
 padding (the lattice is a torus: every site sees the same neighbourhood), then through dense layers
@@ -42,10 +44,12 @@ class LeapfrogNetwork(keras.layers.Layer):
     """
 
     def __init__(self, link_shape, num_features, conv_filters=(), conv_sizes=(), units=(32,),
-                 **kwargs):
+                 algebra_shape=(), **kwargs):
         super().__init__(**kwargs)
         self.link_shape = tuple(int(n) for n in link_shape)
         self.num_features = int(num_features)
+        self.algebra_shape = tuple(int(n) for n in algebra_shape)
+        self.algebra_size = math.prod(self.algebra_shape)
         self.conv_filters = tuple(int(n) for n in conv_filters)
         self.conv_sizes = tuple(int(n) for n in conv_sizes)
         self.units = tuple(int(n) for n in units)
@@ -65,13 +69,13 @@ class LeapfrogNetwork(keras.layers.Layer):
                                           dtype=self.dtype_policy)
                        for i, n in enumerate(self.units)]
         small = keras.initializers.VarianceScaling(scale=1e-2)
-        self.heads = [keras.layers.Dense(self.num_links, kernel_initializer=small, name=name,
-                                         dtype=self.dtype_policy)
+        self.heads = [keras.layers.Dense(self.num_links * self.algebra_size, kernel_initializer=small,
+                                         name=name, dtype=self.dtype_policy)
                       for name in ("s", "t", "q")]
-        width = self.num_links * (self.num_features + 1)
+        width = self.num_links * (self.num_features + self.algebra_size)
         if self.conv_filters:
             height, breadth = self.link_shape[1:]
-            channels = self.link_shape[0] * (self.num_features + 1)
+            channels = self.link_shape[0] * (self.num_features + self.algebra_size)
             for conv, size in zip(self.convs, self.conv_sizes):  # on periodic-padded images
                 conv.build((None, height + size - 1, breadth + size - 1, channels))
                 channels = conv.filters
@@ -91,10 +95,12 @@ class LeapfrogNetwork(keras.layers.Layer):
     def call(self, features, other):
         batch = tf.shape(other)[0]
         dtype = self.compute_dtype
-        inputs = tf.concat([tf.cast(features, dtype), tf.cast(other, dtype)[..., None]], axis=-1)
-        # inputs: [B, *link_shape, F + 1]
+        other = tf.reshape(tf.cast(other, dtype), [batch, *self.link_shape, self.algebra_size])
+        features = tf.reshape(tf.cast(features, dtype), [batch, *self.link_shape, self.num_features])
+        inputs = tf.concat([features, other], axis=-1)
+        # inputs: [B, *link_shape, F + A]
         if self.conv_filters:
-            # [B, 2, nt, nx, F+1] -> images [B, nt, nx, 2 (F+1)]
+            # [B, 2, nt, nx, F+A] -> images [B, nt, nx, 2 (F+A)]
             h = tf.transpose(inputs, [0, 2, 3, 1, 4])
             h = tf.reshape(h, [batch, self.link_shape[1], self.link_shape[2], -1])
             for conv in self.convs:
@@ -104,7 +110,8 @@ class LeapfrogNetwork(keras.layers.Layer):
         h = tf.reshape(h, [batch, -1])
         for layer in self.hidden:
             h = layer(h)
-        s, t, q = (tf.reshape(head(h), [batch, *self.link_shape]) for head in self.heads)
+        s, t, q = (tf.reshape(head(h), [batch, *self.link_shape, *self.algebra_shape])
+                   for head in self.heads)
         s = tf.exp(self.log_scale_s) * tf.tanh(s)
         q = tf.exp(self.log_scale_q) * tf.tanh(q)
         return s, t, q
@@ -112,4 +119,5 @@ class LeapfrogNetwork(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "link_shape": self.link_shape,
                 "num_features": self.num_features, "conv_filters": self.conv_filters,
-                "conv_sizes": self.conv_sizes, "units": self.units}
+                "conv_sizes": self.conv_sizes, "units": self.units,
+                "algebra_shape": self.algebra_shape}

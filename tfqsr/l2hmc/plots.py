@@ -29,9 +29,10 @@ def plot_sampling(directory, trace, summary, chains_shown=4):
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(steps, trace["plaquette"].mean(1), lw=0.8, label="mean over chains")
-    ax.axhline(summary["exact_plaquette"], color="k", ls="--", lw=0.8, label="exact (finite volume)")
+    if summary["exact_plaquette"] is not None:  # U(1); none for SU(3)
+        ax.axhline(summary["exact_plaquette"], color="k", ls="--", lw=0.8, label="exact (finite volume)")
     ax.axvline(burn_in, color="gray", ls=":", lw=0.8)
-    ax.set(xlabel="trajectory", ylabel=r"$\langle\cos\theta_P\rangle$")
+    ax.set(xlabel="trajectory", ylabel="plaquette")
     ax.legend(fontsize=7)
     fig.tight_layout(), fig.savefig(os.path.join(directory, "plaquette.png"), dpi=100), plt.close(fig)
 
@@ -50,7 +51,8 @@ def plot_training(run_dir, rows):
     plt = _pyplot()
     steps = [r["step"] for r in rows]
     keys = [("accepted", "accepted fraction"), ("dq_int", r"$|\Delta Q_{int}|$"),
-            ("plaquette_error", "plaquette - exact"), ("loss", "loss")]
+            ("plaquette_error", "plaquette - exact") if "plaquette_error" in rows[-1]
+            else ("plaquette", "plaquette"), ("loss", "loss")]
     fig, axes = plt.subplots(len(keys), 1, figsize=(7, 8), sharex=True)
     for ax, (key, label) in zip(axes, keys):
         ax.plot(steps, [r[key] for r in rows], lw=0.8)

@@ -7,14 +7,18 @@ average the gradients over ranks, clip them to ``clip_norm`` (global norm) and a
 unless the loss or a gradient is not finite (then nothing changes and the run stops); then
 accept x' with probability A (Metropolis-Hastings), so the chains stay samples of e^{-S}.
 
-The chains (all ranks' chains, [chains, 2, nt, nx]), the dynamics, the optimizer and the
+The same trainer serves U(1) and SU(3): it reaches the lattice only through its methods
+(``U1Lattice``, ``su3.SU3Lattice``; ``build_lattice``) and the links through the group.
+
+The chains (all ranks' chains, [chains, *link_shape, *element_shape]), the dynamics, the optimizer and the
 random generator are checkpointed, so an interrupted run resumes to the same result. Under
 Horovod each rank moves ``chains / size`` of them with its own seeds and the global chains are
 gathered after every step.
 
 Logged per step: loss, acceptance (mean A), accepted (fraction), dq_int and dq_sin (mean
-|Q(x_new) - Q(x)| after the accept step), plaquette (mean cos theta_P), plaquette_error (minus
-the exact finite-volume value at beta), action (mean S), sumlogdet (mean log-det of the
+|Q(x_new) - Q(x)| after the accept step; on SU(3) the clover charge and its proxy),
+plaquette (mean cos theta_P; SU(3): Re tr P / 3), plaquette_error (minus the exact
+finite-volume value at beta; U(1) only), action (mean S), sumlogdet (mean log-det of the
 proposals), eps_x and eps_v (mean learned step sizes), beta.
 """
 import functools
@@ -24,9 +28,10 @@ import os
 import keras
 import tensorflow as tf
 
-from tfqsr.l2hmc.dynamics import LeapfrogDynamics
+from tfqsr.l2hmc.dynamics import LeapfrogDynamics, select_chains
 from tfqsr.l2hmc.kernel import propose
 from tfqsr.l2hmc.lattice import U1Lattice
+from tfqsr.l2hmc.su3 import SU3Lattice
 from tfqsr.l2hmc.loss import acceptance_probability, l2hmc_loss
 from tfqsr.runtime import training
 from tfqsr.runtime.experiment import Experiment
@@ -36,6 +41,15 @@ DTYPES = {"fp32": ("float32", "float32"), "fp64": ("float64", "float64"),
           "fp16": ("float32", "mixed_float16")}  # (links, networks' dtype policy)
 EXPORT_CONFIG = "dynamics.json"
 EXPORT_WEIGHTS = "dynamics"
+
+
+def build_lattice(config, beta=None):
+    """The lattice of an ``L2HMCConfig`` at ``beta`` (default ``beta_final``)."""
+    c = config.resolve()
+    beta = c.beta_final if beta is None else beta
+    if c.group == "su3":
+        return SU3Lattice(c.nt, c.nx, c.ny, c.nz, beta, c1=c.c1)
+    return U1Lattice(c.nt, c.nx, beta)
 
 
 def build_dynamics(config):
@@ -79,7 +93,8 @@ class L2HMCTrainer:
                                   trainable=False, name="chains")
         self.optimizer = keras.optimizers.Adam(config.lr)
         self.optimizer.build(dynamics.trainable_variables)
-        self._exact = functools.lru_cache(maxsize=None)(lattice.exact_plaquette_finite_volume)
+        exact = getattr(lattice, "exact_plaquette_finite_volume", None)
+        self._exact = exact and functools.lru_cache(maxsize=None)(exact)
         # No autograph: the step is plain TF ops (converting the networks' code costs seconds).
         self._step = tf.function(self._train_step, autograph=False)
 
@@ -97,7 +112,10 @@ class L2HMCTrainer:
             acceptance = acceptance_probability(proposal.log_accept_ratio)
             loss = l2hmc_loss(lattice, x, proposal.state, acceptance,
                               charge_weight=config.charge_weight, plaq_weight=config.plaq_weight)
-        gradients = distributed.average_gradients(tape.gradient(loss, variables))
+        # zeros for weights a group does not use (the scale head of SU(3)'s position networks)
+        gradients = [tf.zeros(v.shape, v.dtype) if g is None else g
+                     for g, v in zip(tape.gradient(loss, variables), variables)]
+        gradients = distributed.average_gradients(gradients)
         gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
         finite = tf.math.is_finite(loss) & tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
@@ -107,7 +125,7 @@ class L2HMCTrainer:
         tf.cond(finite, apply, lambda: tf.constant(False))  # skipped when anything is NaN/inf
         log_u = tf.math.log(tf.random.stateless_uniform(tf.shape(acceptance), accept_seed, dtype=self.dtype))
         accepted = log_u < proposal.log_accept_ratio
-        x_new = tf.where(tf.reshape(accepted, [-1, 1, 1, 1]), proposal.state, x)
+        x_new = select_chains(accepted, proposal.state, x)
         self.chains.assign(distributed.allgather(x_new))
         eps_x, eps_v = self.dynamics.step_sizes()
         metrics = dict(
@@ -130,7 +148,8 @@ class L2HMCTrainer:
         beta = self.config.beta(step)
         metrics = dict(self._step(tf.constant(beta, tf.float64)))
         metrics["beta"] = beta
-        metrics["plaquette_error"] = float(metrics["plaquette"]) - self._exact(beta)
+        if self._exact:
+            metrics["plaquette_error"] = float(metrics["plaquette"]) - self._exact(beta)
         return metrics
 
     def fit(self, run_dir, *, verbose=1):
@@ -142,13 +161,14 @@ class L2HMCTrainer:
             distributed=self.distributed,
             broadcast=list(self.dynamics.variables) + list(self.optimizer.variables),
             checkpoint_every=self.config.checkpoint_every,
-            progress_keys=("beta", "loss", "accepted", "dq_int", "plaquette_error"), verbose=verbose)
+            progress_keys=("beta", "loss", "accepted", "dq_int",
+                           "plaquette_error" if self._exact else "plaquette"), verbose=verbose)
 
 
 def build_trainer(config, distributed):
     """The ``L2HMCTrainer`` of an ``L2HMCConfig`` (its lattice, dynamics and chains)."""
-    lattice = U1Lattice(config.nt, config.nx, config.beta_final)
-    return L2HMCTrainer(config, build_dynamics(config), lattice, distributed=distributed)
+    config = config.validate()
+    return L2HMCTrainer(config, build_dynamics(config), build_lattice(config), distributed=distributed)
 
 
 def trainer_experiment(trainer):
@@ -159,7 +179,14 @@ def trainer_experiment(trainer):
         export=lambda directory: export_dynamics(trainer.dynamics, directory),
         description=(f"L2HMC on {lattice!r}: beta {config.beta_init} -> {config.beta_final} over "
                      f"{config.eras} eras of {config.steps_per_era} steps, {config.chains} chains, "
-                     f"{config.nleapfrog} leapfrog steps ({'NCP' if config.use_ncp else 'affine'})"))
+                     f"{config.nleapfrog} leapfrog steps ({position_update(config)})"))
+
+
+def position_update(config):
+    """The name of the position update of a configuration."""
+    if config.resolve().group == "su3":
+        return "group translation"
+    return "NCP" if config.resolve().use_ncp else "affine"
 
 
 def l2hmc_experiment(config, distributed):
