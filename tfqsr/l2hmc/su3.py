@@ -27,10 +27,12 @@ For the Wilson action, S = -(beta/3) Re tr(U_mu(n) Sigma_mu(n)) + (terms without
 Sigma the sum of the six staples, so F_a = -(beta/3) Re tr(T_a U Sigma) = (beta/6) p_a(Pi(U Sigma)),
 with Pi(M) = (M - M^dagger)/2 - tr(M - M^dagger)/6 the traceless anti-Hermitian projection and
 p_a(A) = -2 Re tr(T_a A) the su(3) coordinates: the projection of U times the derivative of S by
-U (the "dS/dU U^dagger" of l2hmc-qcd, in our sign and normalization). It is computed, for both
-actions, by automatic differentiation of S((1 + w.T) U) (the first-order term of e^{w.T} U) in the
-real coordinates w at w = 0: one backward pass for every link; ``tests/l2hmc/test_su3_lattice.py``
-checks it against finite differences of S along e^{h w.T}. With this F the leapfrog p <- p - eps F, U <- e^{eps P} U integrates
+U (the "dS/dU U^dagger" of l2hmc-qcd, in our sign and normalization). The plaquette part is
+computed from the staples, Sigma_mu(n) = sum_{nu != mu} [U_nu(n+mu) U_mu(n+nu)^dagger U_nu(n)^dagger
++ U_nu(n+mu-nu)^dagger U_mu(n-nu)^dagger U_nu(n-nu)], times (1 - 8 c1); the rectangle part (c1 != 0)
+by automatic differentiation of c1 sum Re tr R at (1 + w.T) U (the first-order term of e^{w.T} U)
+in the real coordinates w at w = 0. ``tests/l2hmc/test_su3_lattice.py`` checks both against
+finite differences of S along e^{h w.T}. With this F the leapfrog p <- p - eps F, U <- e^{eps P} U integrates
 H = S + (1/2) sum p^2 and preserves the Haar x Lebesgue measure.
 
 Topological charge. The clover field strength F_mu,nu(n) = [(Q - Q^dagger) - tr(Q - Q^dagger)/3] / (8 i),
@@ -51,7 +53,7 @@ import math
 
 import tensorflow as tf
 
-from tfqsr.l2hmc.group import SU3, complex_dtype, reunitarize, su3_matrix
+from tfqsr.l2hmc.group import SU3, complex_dtype, reunitarize, su3_coordinates, su3_matrix
 from tfqsr.validation import check, integer
 
 PLANES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
@@ -151,14 +153,34 @@ class SU3Lattice:
             total += self.c1 * self._sum_re_tr_rectangles(x)
         return -beta / 3.0 * total
 
+    def _staples(self, x, mu):
+        """Sigma_mu(n) (module docstring): Re tr(U_mu(n) Sigma_mu(n)) collects every plaquette
+        holding U_mu(n)."""
+        u, total = x[:, mu], []
+        for nu in range(4):
+            if nu == mu:
+                continue
+            w = x[:, nu]
+            w_mu = _shift(w, mu, 1)  # U_nu(n + mu)
+            total.append(_product(w_mu, _dag(_shift(u, nu, 1)), _dag(w)))
+            # the lower staple at n is U_nu(m+mu)^dagger U_mu(m)^dagger U_nu(m) at m = n - nu
+            total.append(_shift(_product(_dag(w_mu), _dag(u), w), nu, -1))
+        return tf.add_n(total)
+
     def action_gradient(self, x, beta=None):
-        """The force F [chains, 4, nt, nx, ny, nz, 8] in su(3) coordinates (module docstring)."""
-        w = tf.zeros(self.group.momentum_shape(x), x.dtype.real_dtype)
-        with tf.GradientTape() as tape:
-            tape.watch(w)
-            moved = x + tf.linalg.matmul(su3_matrix(w), x)
-            action = tf.reduce_sum(self.action(moved, beta))
-        return tape.gradient(action, w)
+        """The force F [chains, 4, nt, nx, ny, nz, 8] in su(3) coordinates (module docstring):
+        (beta/6)(1 - 8 c1) p_a(U Sigma) from the staples, plus the rectangles' by autodiff."""
+        beta = self._beta(beta, x.dtype)
+        force = tf.stack([su3_coordinates(tf.linalg.matmul(x[:, mu], self._staples(x, mu)))
+                          for mu in range(4)], axis=1) * (beta / 6.0 * (1.0 - 8.0 * self.c1))
+        if self.c1 != 0.0:
+            w = tf.zeros(self.group.momentum_shape(x), x.dtype.real_dtype)
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                moved = x + tf.linalg.matmul(su3_matrix(w), x)
+                rectangles = -beta / 3.0 * self.c1 * tf.reduce_sum(self._sum_re_tr_rectangles(moved))
+            force += tape.gradient(rectangles, w)
+        return force
 
     def target_log_prob(self, x, beta=None):
         """log of the unnormalized density exp(-S(x))."""
