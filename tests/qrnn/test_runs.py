@@ -1,6 +1,7 @@
 """Training runs from Python (``tfqsr.qrnn.runs``): a resumed run equals an uninterrupted one
-bit for bit, ``resume`` continues from an explicit checkpoint with its overrides, and a resume
-is refused when its changes break the dataset's constraints. Tiny networks, no XLA."""
+bit for bit (also with L-BFGS, slow), ``resume`` continues from an explicit checkpoint with its
+overrides, and a resume is refused when its changes break the dataset's constraints. Tiny
+networks, no XLA."""
 import json
 import os
 
@@ -45,6 +46,31 @@ def test_resumed_run_equals_uninterrupted_run(runs):
         np.testing.assert_array_equal(a, b)
     losses = [[row["loss"] for row in read_metrics(d)] for d in runs]
     assert losses[0] == losses[1] and len(losses[0]) == 6
+
+
+@pytest.mark.slow
+def test_lbfgs_run_resumed_equals_uninterrupted_run(tmp_path):
+    """One L-BFGS step per epoch with up to 20 evaluations on its batch; the optimizer's
+    history, direction, step and counters are in the checkpoint."""
+    config = dict(TINY, optimizer="lbfgs", validate_every=4)
+    straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+    assert _train(check_run(QRNNConfig(epochs=4, **config), straight)) == ("completed", 4)
+    assert _train(check_run(QRNNConfig(epochs=2, **config), split)) == ("completed", 2)
+    assert _train(resume_plan(split, {"epochs": 4})) == ("completed", 4)
+    for a, b in zip(_weights(straight), _weights(split), strict=True):
+        np.testing.assert_array_equal(a, b)
+    losses = [[row["loss"] for row in read_metrics(d)] for d in (straight, split)]
+    assert losses[0] == losses[1]
+    evaluations = [value for name, value in _checkpoint_values(straight).items()
+                   if "func_evals" in name]
+    assert 4 < evaluations[0] <= 4 * 20  # several evaluations per step, at most 20
+
+
+def _checkpoint_values(run_dir):
+    import tensorflow as tf
+    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)}
 
 
 def test_run_directory_holds_config_metrics_plot_and_best_checkpoint(runs):

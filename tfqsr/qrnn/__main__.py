@@ -54,7 +54,8 @@ HELP = {
     "sentence_length": "Sequence length of generated tasks (elman-*, dna, text, simple-seq).",
     "text_file": "Text for --dataset=text (default: a shipped public-domain sample).",
     "batch_size": "Sequences per shard and epoch (digit tasks: per digit).",
-    "optimizer": "adam (AdamW), sgd, rmsprop or lbfgs (one step per batch, history 40).",
+    "optimizer": "adam (AdamW), sgd, rmsprop or lbfgs (one step per batch with up to 20 "
+                 "evaluations on it, history 40).",
     "learning_rate": "Learning rate.",
     "weight_decay": "Weight decay of the optimizer.",
     "loss": "nll (-log p(target)) or rvqe (the original's cross entropy on probabilities, 0 at "

@@ -4,7 +4,8 @@ One epoch is one batch per shard (the original's step), drawn from the task by a
 generator seeded with (seed, epoch, batch, shard), so the data position is part of every
 checkpoint and a resumed run reads the same batches. The loss (``model.sequence_metrics``,
 postselected on every target) is minimized with the chosen optimizer, gradients clipped to a
-global norm of 0.5 and averaged over the shards (Horovod). Every ``validate_every`` epochs and
+global norm of 0.5 and averaged over the shards (Horovod); L-BFGS makes one step per batch
+with up to 20 evaluations of loss and gradient on it (``ClosureTrainer``), as the original. Every ``validate_every`` epochs and
 after the last, a validation batch (drawn once, from the task's validation split where it has
 one) is run with measurements at the scored positions: ``val_loss``, ``val_character_error``;
 the best ``val_loss`` is kept in ``checkpoints/best``. ``stop_at_loss`` ends the run once
@@ -22,9 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfqsr.qrnn.lbfgs import LBFGS
 from tfqsr.qrnn.model import QRNN, sequence_metrics
 from tfqsr.runtime.datasets import Dataset, fold_seed
-from tfqsr.runtime.epochs import EpochTrainer
+from tfqsr.runtime.epochs import EpochTrainer, clip_by_global_norm, global_norm
 from tfqsr.runtime.experiment import Experiment
 
 CLIP_NORM = 0.5
@@ -53,7 +55,8 @@ class TaskDataset(Dataset):
 def build_optimizer(config):
     """The original's optimizers in Keras: adam is AdamW (decoupled weight decay, eps 1e-8),
     rmsprop with PyTorch's rho 0.99 and eps 1e-8, sgd (``weight_decay`` as given), lbfgs
-    (``tfqsr.qrnn.lbfgs``: history 40, no weight decay, as the original)."""
+    (``tfqsr.qrnn.lbfgs``: history 40, up to 20 iterations per batch, no weight decay, as the
+    original)."""
     rate, decay = config.learning_rate, config.weight_decay or None
     if config.optimizer == "adam":
         return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay, epsilon=1e-8)
@@ -62,9 +65,50 @@ def build_optimizer(config):
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, weight_decay=decay)
     if config.optimizer == "lbfgs":
-        from tfqsr.qrnn.lbfgs import LBFGS
         return LBFGS(rate, history_size=40)
     raise ValueError(f"optimizer {config.optimizer!r} has no Keras optimizer")
+
+
+class ClosureTrainer(EpochTrainer):
+    """``EpochTrainer`` whose L-BFGS optimizer takes one step per batch with its closure
+    evaluations, as the original's ``optimizer.step(closure)``: every evaluation is the loss
+    and gradient on the same batch (and seed), averaged over the shards and clipped as the
+    runtime's (``tfqsr.qrnn.lbfgs``). The logged metrics are those of the first evaluation
+    (before the step). Other optimizers train as ``EpochTrainer``."""
+
+    def _train_batch(self, batch):
+        (optimizer, variables), = self.groups.values()
+        if not isinstance(optimizer, LBFGS):
+            return super()._train_batch(batch)
+        seed = self.distributed.fold_rank(self.generator.make_seeds(1)[:, 0])
+        rows = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float64)
+
+        def evaluate():
+            with tf.GradientTape() as tape:
+                metrics = self.loss_fn(batch, seed=seed, training=True)
+            grads = tape.gradient(metrics["loss"], variables,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            metrics, mean_rows = self._global_means(metrics, rows)
+            if self.distributed.size > 1:  # the gradient of the mean over all ranks' rows
+                grads = self.distributed.average_gradients(
+                    [tf.cast(rows, g.dtype) * g for g in grads])
+                grads = [g / tf.cast(mean_rows, g.dtype) for g in grads]
+            norm = global_norm(grads, self.clip_norm_type)
+            if self.clip_norm is not None:
+                grads = clip_by_global_norm(grads, self.clip_norm, norm)
+            return metrics, grads, norm, mean_rows
+
+        def loss_and_grads():
+            metrics, grads, _, _ = evaluate()
+            return metrics["loss"], grads
+
+        metrics, grads, norm, mean_rows = evaluate()
+        metrics["grad_norm"] = tf.cast(norm, tf.float64)
+        finite = tf.math.is_finite(metrics["loss"]) & tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        if finite:  # autograph: a tf.cond; then every later evaluation must be finite too
+            finite = optimizer.minimize(loss_and_grads, variables, metrics["loss"], grads)
+        return metrics, mean_rows * self.distributed.size, finite
 
 
 class StopAtLoss(keras.callbacks.Callback):
@@ -144,7 +188,7 @@ def build_trainer(config, distributed, *, learning_rate=None):
         callbacks.append(StopAtLoss(config.stop_at_loss))
     if learning_rate is not None:
         callbacks.append(SetLearningRate(optimizer, learning_rate))
-    trainer = EpochTrainer(model, loss_fn, train_data, optimizer=optimizer,
+    trainer = ClosureTrainer(model, loss_fn, train_data, optimizer=optimizer,
                            validation_data=validation_data, validate_every=config.validate_every,
                            callbacks=callbacks, clip_norm=CLIP_NORM, seed=config.seed,
                            distributed=distributed, jit_compile=config.jit_compile)
