@@ -1,13 +1,17 @@
 """``python -m tfqsr.qrnn``: the original RVQE command line (global options before the
 subcommand, hyphenated names) validates unchanged; bad input is one line and exit code 2 with
 nothing written (each case its own test); a tiny run trains and resumes from its best
-checkpoint with an override; ``--num-shards 2`` starts two Horovod processes (slow)."""
+checkpoint with an override; a run stopped by SIGTERM while it trains and resumed ends with the
+parameters of an uninterrupted run; ``--num-shards 2`` starts two Horovod processes (slow)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
+
+from tests.run_helpers import wait_for_metric_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -117,3 +121,47 @@ def test_num_shards_starts_horovod_processes(tmp_path):
     rows = _rows(tmp_path / "run")
     assert [row["epoch"] for row in rows] == [1, 2]
     assert result.stdout.count("QRNN on simple-seq") == 1  # rank 0 alone reports
+
+
+def _start(*args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "tfqsr.qrnn", *args], cwd=cwd, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _exported_weights(run_dir):
+    import keras
+
+    import tfqsr.qrnn.model  # noqa: F401  (registers the layers)
+    model = keras.models.load_model(run_dir / "export" / "model.keras")
+    return [w.numpy() for w in model.weights]
+
+
+@pytest.mark.slow
+def test_sigterm_while_training_then_resume_equals_uninterrupted_run(tmp_path):
+    """SIGTERM arrives while an epoch trains (after the third epoch's row): the run finishes
+    that step, checkpoints (the only checkpoint: --checkpoint-every is beyond the run) and
+    exits 130; ``resume RUN`` continues from there to the same parameters and losses as an
+    uninterrupted run of the same command, started beside it."""
+    import numpy as np
+    args = [*TINY, "--validate-every", "5"]
+    args[args.index("--epochs") + 1] = "40"
+    straight = _start("--checkpoint-every", "1000", "--run-dir", "straight", *args, cwd=tmp_path)
+    interrupted = _start("--checkpoint-every", "1000", "--run-dir", "split", *args, cwd=tmp_path)
+    wait_for_metric_rows(interrupted, tmp_path / "split", rows=3, timeout=600, poll=0.02)
+    assert interrupted.poll() is None, interrupted.communicate()
+    interrupted.send_signal(signal.SIGTERM)
+    out, err = interrupted.communicate(timeout=600)
+    assert interrupted.returncode == 130, err
+    stopped = len(_rows(tmp_path / "split"))
+    assert 3 <= stopped < 40 and f"interrupted after epoch {stopped}" in out
+    assert not (tmp_path / "split" / "export").exists()
+    resumed = _run("resume", "split", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    out, err = straight.communicate(timeout=600)
+    assert straight.returncode == 0, err
+    rows = [_rows(tmp_path / name) for name in ("straight", "split")]
+    assert [r["epoch"] for r in rows[1]] == list(range(1, 41))
+    assert [r["loss"] for r in rows[0]] == [r["loss"] for r in rows[1]]
+    for a, b in zip(*(_exported_weights(tmp_path / name) for name in ("straight", "split")),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
