@@ -80,7 +80,22 @@ def proposal_gradient_evaluations(dynamics, merge_directions=False):
     return dynamics.gradient_evaluations * (2 if merge_directions else 1)
 
 
-class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
+class _Uncalibrated(tfp.mcmc.TransitionKernel):
+    """A proposal for MetropolisHastings: its constructor arguments are ``parameters``."""
+
+    def __init__(self, **parameters):
+        self._parameters = parameters
+
+    @property
+    def parameters(self):
+        return self._parameters
+
+    @property
+    def is_calibrated(self):
+        return False
+
+
+class UncalibratedL2HMC(_Uncalibrated):
     """The learned leapfrog as an uncalibrated proposal (wrap it in MetropolisHastings).
 
     Args:
@@ -93,22 +108,14 @@ class UncalibratedL2HMC(tfp.mcmc.TransitionKernel):
 
     def __init__(self, dynamics, target, beta=None, merge_directions=False, name=None,
                  both_directions=False):
-        self._parameters = dict(dynamics=dynamics, target=target, beta=beta,
-                                merge_directions=merge_directions, name=name,
-                                both_directions=both_directions)
+        super().__init__(dynamics=dynamics, target=target, beta=beta,
+                         merge_directions=merge_directions, name=name,
+                         both_directions=both_directions)
         self.both_directions = both_directions
         self.dynamics = dynamics
         self.target = target
         self.beta = beta
         self.merge_directions = merge_directions
-
-    @property
-    def parameters(self):
-        return self._parameters
-
-    @property
-    def is_calibrated(self):
-        return False
 
     def one_step(self, current_state, previous_kernel_results, seed=None):
         seed = tfp.random.sanitize_seed(seed)
@@ -151,27 +158,19 @@ def leapfrog(group, force_fn, x, p, eps, steps, force=None):
     return x, p, force
 
 
-class UncalibratedGroupHMC(tfp.mcmc.TransitionKernel):
+class UncalibratedGroupHMC(_Uncalibrated):
     """HMC on the links of ``target.group`` (module docstring), an uncalibrated proposal for
     ``tfp.mcmc.MetropolisHastings``. The step size lives in the kernel results (``step_size``),
     where ``tfp.mcmc.DualAveragingStepSizeAdaptation`` sets it."""
 
     def __init__(self, target, step_size, num_leapfrog_steps, beta=None, name=None):
-        self._parameters = dict(target=target, step_size=step_size,
-                                num_leapfrog_steps=num_leapfrog_steps, beta=beta, name=name)
+        super().__init__(target=target, step_size=step_size, num_leapfrog_steps=num_leapfrog_steps,
+                         beta=beta, name=name)
         self.target = target
         self.group = target.group
         self.step_size = step_size
         self.num_leapfrog_steps = int(num_leapfrog_steps)
         self.beta = beta
-
-    @property
-    def parameters(self):
-        return self._parameters
-
-    @property
-    def is_calibrated(self):
-        return False
 
     def _force(self, x):
         return self.target.action_gradient(x, self.beta)
