@@ -62,7 +62,7 @@ def _config(args, size, precision, chains):
     return L2HMCConfig(group="su3", nt=size, nx=size, beta_init=args.beta, beta_final=args.beta,
                        eras=1, steps_per_era=max(args.train_steps, 1), chains=chains,
                        nleapfrog=args.nleapfrog, eps=args.eps, units=tuple(args.units),
-                       precision=precision, seed=args.seed).validate()
+                       precision=precision, lr=args.lr, seed=args.seed).validate()
 
 
 def throughput_part(args):
@@ -129,7 +129,7 @@ def autocorrelation_part(args):
     begin = time.perf_counter()
     for step in range(1, args.train_steps + 1):
         metrics = trainer.step(step)
-        if step % max(1, args.train_steps // 5) == 0 or step == args.train_steps:
+        if step % max(1, args.train_steps // 6) == 0 or step in (1, args.train_steps):
             print(f"  training step {step}: loss {float(metrics['loss']):.4g}, acceptance "
                   f"{float(metrics['acceptance']):.2f}, |dQ| {float(metrics['dq_int']):.3g}, "
                   f"eps_x {float(metrics['eps_x']):.3f}", flush=True)
@@ -162,6 +162,7 @@ def main():
     parser.add_argument("--nleapfrog", type=int, default=4)
     parser.add_argument("--eps", type=float, default=0.05)
     parser.add_argument("--units", type=int, nargs="+", default=[32])
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate of the training")
     parser.add_argument("--throughput_trajectories", type=int, default=5)
     parser.add_argument("--throughput_train_steps", type=int, default=3)
     parser.add_argument("--autocorrelation_size", type=int, default=4)

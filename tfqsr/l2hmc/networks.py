@@ -44,12 +44,13 @@ class LeapfrogNetwork(keras.layers.Layer):
     """
 
     def __init__(self, link_shape, num_features, conv_filters=(), conv_sizes=(), units=(32,),
-                 algebra_shape=(), **kwargs):
+                 algebra_shape=(), head_scale=1e-2, **kwargs):
         super().__init__(**kwargs)
         self.link_shape = tuple(int(n) for n in link_shape)
         self.num_features = int(num_features)
         self.algebra_shape = tuple(int(n) for n in algebra_shape)
         self.algebra_size = math.prod(self.algebra_shape)
+        self.head_scale = float(head_scale)
         self.conv_filters = tuple(int(n) for n in conv_filters)
         self.conv_sizes = tuple(int(n) for n in conv_sizes)
         self.units = tuple(int(n) for n in units)
@@ -68,7 +69,8 @@ class LeapfrogNetwork(keras.layers.Layer):
         self.hidden = [keras.layers.Dense(n, activation="relu", name=f"dense_{i}",
                                           dtype=self.dtype_policy)
                        for i, n in enumerate(self.units)]
-        small = keras.initializers.VarianceScaling(scale=1e-2)
+        small = (keras.initializers.VarianceScaling(scale=self.head_scale) if self.head_scale > 0
+                 else "zeros")
         self.heads = [keras.layers.Dense(self.num_links * self.algebra_size, kernel_initializer=small,
                                          name=name, dtype=self.dtype_policy)
                       for name in ("s", "t", "q")]
@@ -120,4 +122,4 @@ class LeapfrogNetwork(keras.layers.Layer):
         return {**super().get_config(), "link_shape": self.link_shape,
                 "num_features": self.num_features, "conv_filters": self.conv_filters,
                 "conv_sizes": self.conv_sizes, "units": self.units,
-                "algebra_shape": self.algebra_shape}
+                "algebra_shape": self.algebra_shape, "head_scale": self.head_scale}

@@ -76,6 +76,14 @@ def load_dynamics(directory):
     return dynamics
 
 
+def _allgather(distributed, x):
+    """All ranks' chains; complex links (SU(3)) as their real and imaginary parts (Horovod's
+    allgather has no complex types)."""
+    if x.dtype.is_complex:
+        return tf.complex(distributed.allgather(tf.math.real(x)), distributed.allgather(tf.math.imag(x)))
+    return distributed.allgather(x)
+
+
 class L2HMCTrainer:
     """Train ``dynamics`` on ``lattice`` (module docstring) with settings from an ``L2HMCConfig``."""
 
@@ -126,7 +134,7 @@ class L2HMCTrainer:
         log_u = tf.math.log(tf.random.stateless_uniform(tf.shape(acceptance), accept_seed, dtype=self.dtype))
         accepted = log_u < proposal.log_accept_ratio
         x_new = select_chains(accepted, proposal.state, x)
-        self.chains.assign(distributed.allgather(x_new))
+        self.chains.assign(_allgather(distributed, x_new))
         eps_x, eps_v = self.dynamics.step_sizes()
         metrics = dict(
             loss=loss, acceptance=tf.reduce_mean(acceptance),
