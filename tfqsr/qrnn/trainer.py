@@ -26,7 +26,7 @@ import tensorflow as tf
 from tfqsr.qrnn.lbfgs import LBFGS
 from tfqsr.qrnn.model import QRNN, sequence_metrics
 from tfqsr.runtime.datasets import Dataset, fold_seed
-from tfqsr.runtime.epochs import EpochTrainer, clip_by_global_norm, global_norm
+from tfqsr.runtime.epochs import EpochTrainer
 from tfqsr.runtime.experiment import Experiment
 
 CLIP_NORM = 0.5
@@ -76,39 +76,17 @@ class ClosureTrainer(EpochTrainer):
     runtime's (``tfqsr.qrnn.lbfgs``). The logged metrics are those of the first evaluation
     (before the step). Other optimizers train as ``EpochTrainer``."""
 
-    def _train_batch(self, batch):
+    def apply_gradients(self, loss, grads, batch, seed):
         (optimizer, variables), = self.groups.values()
         if not isinstance(optimizer, LBFGS):
-            return super()._train_batch(batch)
-        seed = self.distributed.fold_rank(self.generator.make_seeds(1)[:, 0])
-        rows = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float64)
-
-        def evaluate():
-            with tf.GradientTape() as tape:
-                metrics = self.loss_fn(batch, seed=seed, training=True)
-            grads = tape.gradient(metrics["loss"], variables,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            metrics, mean_rows = self._global_means(metrics, rows)
-            if self.distributed.size > 1:  # the gradient of the mean over all ranks' rows
-                grads = self.distributed.average_gradients(
-                    [tf.cast(rows, g.dtype) * g for g in grads])
-                grads = [g / tf.cast(mean_rows, g.dtype) for g in grads]
-            norm = global_norm(grads, self.clip_norm_type)
-            if self.clip_norm is not None:
-                grads = clip_by_global_norm(grads, self.clip_norm, norm)
-            return metrics, grads, norm, mean_rows
+            return super().apply_gradients(loss, grads, batch, seed)
 
         def loss_and_grads():
-            metrics, grads, _, _ = evaluate()
-            return metrics["loss"], grads
+            metrics, closure_grads, _, _ = self.batch_gradients(batch, seed)
+            return metrics["loss"], closure_grads
 
-        metrics, grads, norm, mean_rows = evaluate()
-        metrics["grad_norm"] = tf.cast(norm, tf.float64)
-        finite = tf.math.is_finite(metrics["loss"]) & tf.reduce_all(
-            [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-        if finite:  # autograph: a tf.cond; then every later evaluation must be finite too
-            finite = optimizer.minimize(loss_and_grads, variables, metrics["loss"], grads)
-        return metrics, mean_rows * self.distributed.size, finite
+        # every later closure evaluation must be finite too, or nothing changes
+        return optimizer.minimize(loss_and_grads, variables, loss, grads)
 
 
 class StopAtLoss(keras.callbacks.Callback):

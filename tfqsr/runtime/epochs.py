@@ -295,8 +295,11 @@ class EpochTrainer:
         *sums, mean_rows = self.distributed.allreduce_mean([rows * v for v in values] + [rows])
         return {k: s / mean_rows for k, s in zip(names, sums)}, mean_rows
 
-    def _train_batch(self, batch):
-        seed = self.distributed.fold_rank(self.generator.make_seeds(1)[:, 0])
+    def batch_gradients(self, batch, seed):
+        """The metrics of ``loss_fn`` on ``batch`` and the gradient of its "loss" with respect to
+        every group's variables (in group order), both averaged over all ranks' rows, the
+        gradients clipped (``clip_norm``, ``clip_norm_type``). Returns (metrics as float64,
+        gradients, their norm before clipping, mean rows per rank)."""
         variables = [v for _, group in self.groups.values() for v in group]
         with tf.GradientTape() as tape:
             metrics = self.loss_fn(batch, seed=seed, training=True)
@@ -308,16 +311,29 @@ class EpochTrainer:
             grads = self.distributed.average_gradients([tf.cast(rows, g.dtype) * g for g in grads])
             grads = [g / tf.cast(mean_rows, g.dtype) for g in grads]
         norm = global_norm(grads, self.clip_norm_type)
-        metrics["grad_norm"] = tf.cast(norm, tf.float64)
         if self.clip_norm is not None:
             grads = clip_by_global_norm(grads, self.clip_norm, norm)
+        return metrics, grads, norm, mean_rows
+
+    def apply_gradients(self, loss, grads, batch, seed):
+        """Apply the (finite) ``grads`` of ``batch`` with each group's optimizer; returns a
+        boolean tensor, False when the update was not made (parameters unchanged). A subclass
+        may take a different step here, e.g. an optimizer that re-evaluates
+        ``batch_gradients(batch, seed)`` (L-BFGS's closure)."""
+        start = 0
+        for optimizer, group in self.groups.values():
+            optimizer.apply_gradients(zip(grads[start:start + len(group)], group))
+            start += len(group)
+        return tf.constant(True)
+
+    def _train_batch(self, batch):
+        seed = self.distributed.fold_rank(self.generator.make_seeds(1)[:, 0])
+        metrics, grads, norm, mean_rows = self.batch_gradients(batch, seed)
+        metrics["grad_norm"] = tf.cast(norm, tf.float64)
         finite = tf.math.is_finite(metrics["loss"]) & tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
         if finite:  # autograph: a tf.cond; the update is skipped when anything is NaN/inf
-            start = 0
-            for optimizer, group in self.groups.values():
-                optimizer.apply_gradients(zip(grads[start:start + len(group)], group))
-                start += len(group)
+            finite = self.apply_gradients(metrics["loss"], grads, batch, seed)
         return metrics, mean_rows * self.distributed.size, finite
 
     def _eval_batch(self, batch, seed):
