@@ -97,7 +97,7 @@ def test_hmc_command_writes_its_results(tmp_path):
 @pytest.mark.slow
 def test_a_preset_trains_and_eval_measures_the_trained_sampler(tmp_path):
     run_dir = tmp_path / "run"
-    result = _run(f"--flagfile={QUICK}", f"--run_dir={run_dir}", "--verbose=0")
+    result = _run("train", f"--flagfile={QUICK}", f"--run_dir={run_dir}", "--verbose=0")
     assert result.returncode == 0, result.stderr
     assert (run_dir / "export" / "dynamics.json").exists() and (run_dir / "training.png").exists()
     result = _run("eval", f"--run_dir={run_dir}", "--beta=2", "--steps=20", "--burn_in=10", "--chains=8")

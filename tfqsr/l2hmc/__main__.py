@@ -7,7 +7,8 @@
     python -m tfqsr.l2hmc train --flagfile=flags/l2hmc/su3_4x4x4x4_quick.flags --run_dir=runs/su3
     python -m tfqsr.l2hmc hmc --group=su3 --nt=4 --nx=4 --beta=6 --precision=fp64 --steps=200
 
-A preset given without a command trains. train: the run directory holds config.json, metrics.jsonl, events/, checkpoints/, export/
+Presets leave the command to the command line. train: the run directory holds config.json,
+metrics.jsonl, events/, checkpoints/, export/
 (the trained dynamics) and training.png; re-running resumes, another configuration is refused
 unless --overwrite; SIGINT/SIGTERM checkpoints and stops. Under ``horovodrun -np K`` the chains
 are split across the ranks and the gradients averaged. eval: the exported sampler at --beta,
