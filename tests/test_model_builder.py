@@ -53,6 +53,11 @@ def test_training_arguments_before_any_group_count():
         "--K=64", "--steps=5", "--model=rnn", "--patch=3"]
 
 
+def test_original_sgrad_translates_to_the_absl_flag():
+    assert original_form.to_flags(["L=9", "sgrad=True", "--rnn"]) == ["--L=9", "--sgrad=True", "--model=rnn",
+                                                                      "--patch=1"]
+
+
 def test_absl_flags_pass_through_unchanged():
     assert original_form.to_flags(["--L=16", "--model=rnn"]) == ["--L=16", "--model=rnn"]
     assert original_form.to_flags(["L=16", "--run_dir=x", "--rnn"]) == ["--L=16", "--model=rnn",
@@ -98,7 +103,7 @@ def test_original_form_trains_an_lptf(tmp_path):
     (["--L=16", "--K=32", "--Q=2", "--B=32"], "--B must be --Q * --K = 64"),
     (["--L=16", "--kl=0.5"], "--data must name a snapshot file"),
     (["--L=16", "--pretrain_steps=5"], "--data must name a snapshot file"),
-    (["--L=16", "--sgrad"], "--sgrad must be False"),
+    (["L=16", "sgrad=maybe", "--rnn"], "flag --sgrad=maybe"),
     (["--L=16", "--Nh=30"], "--Nh must be a multiple of 4"),
     (["--L=16", "--optimizer=sr"], "--optimizer must be one of adam, sgd"),
     (["--stpes=3"], "Unknown command line flag 'stpes'"),
@@ -143,6 +148,27 @@ def test_run_directory_and_metrics(finished):
         assert r["reference_energy_per_atom"] == pytest.approx(exact / 9)
         assert r["difference_per_atom"] == pytest.approx(r["energy_per_atom"] - exact / 9)
     assert "difference" in result.stdout.splitlines()[-1]
+
+
+def test_sgrad_reaches_the_trainer():
+    from tfqsr.vmc.lattice_config import ModelBuilderConfig
+    config = ModelBuilderConfig(L=9, model="rnn", patch="3", Nh=8, sgrad=True).validate()
+    model = config.build_model()
+    arguments = config.trainer_arguments(model=model, hamiltonian=config.build_hamiltonian(), exact_energy=-4.8)
+    assert arguments["sgrad"] is True
+
+
+@pytest.mark.slow  # ~10 s; default suite: the translation, the trainer argument and tests/vmc/test_sgrad.py
+def test_sgrad_trains_from_the_original_form(tmp_path):
+    """sgrad=True (the original's form; ``--sgrad`` is the same absl flag): log psi for the
+    gradient is kept from the sampling pass."""
+    run_dir = tmp_path / "sgrad"
+    result = _run("L=9", "sgrad=True", "steps=2", "K=16", "lr=0.01", "--rnn", "patch=3", "Nh=8",
+                  f"--run_dir={run_dir}", "--verbose=0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "config.json").read_text())["sgrad"] is True
+    rows = _metrics(run_dir)
+    assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["energy"]) for r in rows)
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished):
@@ -194,3 +220,30 @@ def test_3x3_reaches_relative_error_below_1e_3(tmp_path):
     op = operators.Rydberg(3, 3)
     e0 = exact.exact_energy(op)
     assert abs(exact_variational_energy(model, op) - e0) / abs(e0) < 1e-3
+
+
+# --- Horovod -----------------------------------------------------------------------------------
+@pytest.mark.slow  # 1-4 min: two ranks under horovodrun
+def test_horovod_ranks_train_equal_models(tmp_path):
+    """horovodrun -np 2: both ranks end with bitwise equal weights, rank 0 alone writes the run
+    directory (tests/vmc/model_builder_horovod_worker.py)."""
+    pytest.importorskip("horovod.tensorflow", reason="Horovod is not installed")
+    import keras
+
+    import tfqsr.wavefunctions  # noqa: F401  (registers the classes)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**QUIET_ENV, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p),
+           "TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "horovod.runner.launch", "-np", "2", "-H", "localhost:2", "--gloo",
+         sys.executable, os.path.join(repo, "tests", "vmc", "model_builder_horovod_worker.py"), str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert [r["step"] for r in _metrics(tmp_path / "run")] == [1, 2, 3, 4]
+    events = os.listdir(tmp_path / "run" / "events")
+    assert len(events) == 1, events
+    models = [keras.saving.load_model(tmp_path / f"rank{rank}" / "model.keras") for rank in range(2)]
+    weights = [[w.numpy() for w in model.weights] for model in models]
+    assert len(weights[0]) > 0
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)

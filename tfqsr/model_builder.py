@@ -70,8 +70,8 @@ def define_flags():
     flags.DEFINE_integer("NLOOPS", d.NLOOPS, "Groups the single-flip neighbours are evaluated in, each "
                          "recomputed from its first token (a divisor of the number of tokens; "
                          "more: less memory and less recomputation).")
-    flags.DEFINE_boolean("sgrad", d.sgrad, "Sample with gradients: only False (log psi is recomputed "
-                         "by a differentiable pass).")
+    flags.DEFINE_boolean("sgrad", d.sgrad, "Sample with gradients: log psi for the gradient from the "
+                         "sampling pass (True) or recomputed by a second, full pass (False).")
     flags.DEFINE_integer("steps", d.steps, "VMC steps (raise it to continue a run).")
     flags.DEFINE_integer("seed", d.seed, "Random seed.")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")

@@ -55,6 +55,16 @@ def test_ptf_subsampler_sampling_4x4(ptf_subsampler_4x4):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("subsampler", ["rnn", "ptf"])
+def test_prefix_reuse_with_xla_3x3_single_sites(subsampler):
+    """``connected_jit_compile`` (model_builder's setting) on every start inside and between
+    large patches."""
+    model = _model((3, 3), (1, 3), (1, 1), subsampler=subsampler, name=f"lptf_xla_{subsampler}")
+    model.connected_jit_compile = True
+    check_log_psi_connected(model, 1000, 2e-5)
+
+
+@pytest.mark.slow
 def test_normalization_and_prefix_reuse_3x3_single_sites():
     """Three large 1x3 patches of three single sites each: every decode_from start inside and
     between large patches."""

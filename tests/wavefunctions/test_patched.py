@@ -47,6 +47,15 @@ def test_normalization_and_prefix_reuse_4x4_2x2_patches(model_4x4):
     check_config_round_trip(model_4x4)
 
 
+@pytest.mark.slow  # XLA compiles each start: ~10 s
+def test_prefix_reuse_with_xla_4x4_2x2_patches():
+    """``connected_jit_compile`` (model_builder's setting for the transformers) gives the same
+    log psi as full passes."""
+    model = _model(16, scale=1.0, layout=hilbert.PatchLayout((4, 4), (2, 2)), num_layers=1, name="ptf_4x4_xla")
+    model.connected_jit_compile = True
+    check_log_psi_connected(model, 1000, 2e-5)
+
+
 @pytest.mark.slow
 def test_sampling_4x4_2x2_patches(model_4x4):
     """Cached against uncached and chi-square sampling (the rest of run_large_lattice_test)."""

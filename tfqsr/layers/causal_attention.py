@@ -14,6 +14,8 @@ a sequence is shared with a cached one), exactly as ``RelativeMultiHeadAttention
 import keras
 from keras import ops
 
+from tfqsr.layers.cache import slice_update
+
 
 @keras.saving.register_keras_serializable(package="tfqsr")
 class CausalSelfAttention(keras.layers.Layer):
@@ -66,8 +68,8 @@ class CausalSelfAttention(keras.layers.Layer):
         before ``position`` used, the rest ignored."""
         keys, values = cache
         start = (0, position, 0, 0)
-        keys = ops.slice_update(keys, start, ops.cast(self.key_dense(inputs), keys.dtype))
-        values = ops.slice_update(values, start, ops.cast(self.value_dense(inputs), values.dtype))
+        keys = slice_update(keys, start, ops.cast(self.key_dense(inputs), keys.dtype))
+        values = slice_update(values, start, ops.cast(self.value_dense(inputs), values.dtype))
         return self._attend(inputs, keys, values, position), (keys, values)
 
     def get_config(self):

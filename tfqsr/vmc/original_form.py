@@ -33,8 +33,8 @@ _TRAIN = {
     "sub_directory": (None, "str: appended to the run directory"),
     "lr": ("lr", "float: the learning rate of Adam (constant, default 5e-4)"),
     "seed": ("seed", "int: the random seed"),
-    "sgrad": ("sgrad", "bool: sample with gradients; only False here (log psi for the gradient is "
-                       "recomputed by a differentiable pass over the samples)"),
+    "sgrad": ("sgrad", "bool: sample with gradients: log psi for the gradient kept from the sampling "
+                       "pass (True) or recomputed by a pass over the samples (False)"),
     "true_grad": (None, "bool: only False (the gradient is the usual VMC estimate)"),
     "kl": ("kl", "float >= 0: weight of the data term, kl * NLL of a minibatch of snapshots (needs data)"),
     "data": ("data", "str: snapshots (.npz holding a 0/1 array [M, L]) for kl and pretrain_steps"),

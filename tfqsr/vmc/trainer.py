@@ -47,12 +47,16 @@ class VMCTrainer:
         ``pretrain_steps``: steps on the data alone before the VMC steps.
       reference: the ground-state energy per site (exact or published), or None; logged with
         the energy per site and their difference (negative: below the reference).
+      sgrad: take log psi for the gradient from the sampling pass (``sample_with_log_psi``,
+        differentiated through the decoder's cache) instead of a second, full pass over the
+        samples; the same gradient up to float rounding. Plain gradient and positive models
+        only.
     """
 
     def __init__(self, model, hamiltonian, *, batch_size, optimizer, seed=0, chunk_size=None,
                  distributed=None, exact_energy=None, preconditioner=None, minibatch_size=None,
                  data=None, kl=0.0, data_batch_size=None, pretrain_steps=0,
-                 reference=None):
+                 reference=None, sgrad=False):
         if hamiltonian.n_sites != model.n_sites:
             raise ValueError(f"hamiltonian has {hamiltonian.n_sites} sites, model {model.n_sites}")
         if minibatch_size is not None and int(batch_size) % int(minibatch_size):
@@ -61,6 +65,11 @@ class VMCTrainer:
             raise ValueError("kl > 0 and pretrain_steps > 0 need data (measurement snapshots)")
         if kl and preconditioner is not None:
             raise ValueError("kl applies to the plain gradient, not to a preconditioner")
+        if sgrad and preconditioner is not None:
+            raise ValueError("sgrad applies to the plain gradient, not to a preconditioner")
+        if sgrad and getattr(model, "phase", False):
+            raise ValueError("sgrad needs a positive wavefunction (phase=False)")
+        self.sgrad = bool(sgrad)
         self.minibatch_size = minibatch_size
         self.kl = float(kl)
         self.pretrain_steps = int(pretrain_steps)
@@ -116,7 +125,23 @@ class VMCTrainer:
         return -tf.reduce_mean(self.model.log_prob(tf.gather(self.data, rows)))
 
     def _train_step(self):
-        x = minibatch_samples(self.model, self.batch_size, self.minibatch_size, self.sample_seed())
+        return self._apply(*self.direction(self.sample_seed()))
+
+    def direction(self, seed):
+        """(rank-averaged direction, samples, energy, error, variance, extra metrics) of the
+        batch drawn with the stateless ``seed``: the loss gradient (with log psi from the
+        sampling pass when ``sgrad``), or the preconditioner's direction."""
+        if self.sgrad:
+            with tf.GradientTape() as tape:
+                x, log_psi = minibatch_samples(self.model, self.batch_size, self.minibatch_size, seed,
+                                               with_log_psi=True)
+                with tape.stop_recording():
+                    e_loc = self.local_energies(x)
+                    energy, error, variance = energy_statistics(e_loc, self.distributed)
+                loss, extra = self._loss(log_psi, e_loc, energy)
+            grads = self.distributed.average_gradients(tape.gradient(loss, self.model.trainable_variables))
+            return grads, x, energy, error, variance, extra
+        x = minibatch_samples(self.model, self.batch_size, self.minibatch_size, seed)
         e_loc = self.local_energies(x)
         energy, error, variance = energy_statistics(e_loc, self.distributed)
         if self.preconditioner is None:
@@ -124,7 +149,7 @@ class VMCTrainer:
         else:  # the natural-gradient direction (already global: see natural_gradient)
             grads, extra = self.preconditioner(self.model, x, e_loc, step=self.optimizer.iterations,
                                                distributed=self.distributed)
-        return self._apply(grads, x, energy, error, variance, extra)
+        return grads, x, energy, error, variance, extra
 
     def _apply(self, grads, x, energy, error, variance, extra):
         finite = tf.math.is_finite(energy) & tf.reduce_all(

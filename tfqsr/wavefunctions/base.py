@@ -20,10 +20,16 @@ sequence sharing the tokens before ``start``. With it, ``log_psi_connected`` eva
 configurations that differ from a reference only from some site on (the connected
 configurations of a local operator, flipped or swapped configurations) recomputing only what
 changed: about half the work of full passes for single-site changes spread along the chain.
+Rows before a column's start are the reference's, read at the column's tokens in one gather;
+the rest come from ``recomputed_rows`` (by default one ``decode_from`` call per group of
+columns sharing a start; a model may override it, as the RNN does with one recurrence in
+which every column joins at its own start). ``sample_with_log_psi`` keeps the log p gathered
+while sampling, differentiable through the cache (``tfqsr.layers.cache.slice_update``).
 Everything else (``log_prob``, ``log_psi``, cached and uncached sampling, ``log_psi_connected``)
 is derived here. A model knows nothing about Hamiltonians.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfqsr import hilbert
@@ -31,6 +37,14 @@ from tfqsr import hilbert
 
 class AutoregressiveWavefunction(keras.Model):
     """Base class; see the module docstring. ``phase=True`` makes log psi complex."""
+
+    # XLA for log_psi_connected, read at its first call: it fuses the patched transformers'
+    # layer norms, GELUs and small attention products (local energies about 2.5x faster at
+    # 8x8), but compiles each call signature (each set of recomputation starts) for seconds to
+    # minutes, so it is for long runs (model_builder turns it on for the PTF and LPTF). The
+    # relative-position transformer (16 s against 6 s at N=100) and the RNN's variable-width
+    # recurrence do not gain.
+    connected_jit_compile = False
 
     def __init__(self, n_sites, dictionary_size=None, phase=False, layout=None, **kwargs):
         """``layout``: a ``hilbert.TokenLayout`` (or its config); without it, words of
@@ -44,10 +58,10 @@ class AutoregressiveWavefunction(keras.Model):
         # XLA compiles the token loop into one program: about 2x faster sampling on CPU.
         self._sample_function = tf.function(self._sample_tokens, reduce_retracing=True, jit_compile=True)
         self._sample_uncached_function = tf.function(self._sample_tokens_uncached, jit_compile=True)
-        # Not XLA: with up to 32 groups of different shapes XLA compiles for long (16 s against
-        # 6 s at N=100) and runs no faster on CPU. Each group start is traced once (the batch
-        # dimension relaxed), shared by every caller: estimators, local energies, training.
-        self._log_psi_connected_function = tf.function(self._log_psi_connected)
+        # Not XLA: the gradient of a loop needs its per-step values (TensorLists), which cannot
+        # leave an XLA cluster.
+        self._sample_differentiable_function = tf.function(self._sample_tokens, reduce_retracing=True)
+        self._log_psi_connected_function = None  # built at the first call (connected_jit_compile)
         self._reference_function = tf.function(self._reference, reduce_retracing=True)
         self._group_function = tf.function(self._group_log_psi, reduce_retracing=True)
 
@@ -112,38 +126,85 @@ class AutoregressiveWavefunction(keras.Model):
         batch, n_columns = tf.shape(x_conn)[0], len(changed_sites)
         if type(self).decode_from is AutoregressiveWavefunction.decode_from:
             return tf.reshape(self.log_psi(tf.reshape(x_conn, [-1, self.n_sites])), [batch, n_columns])
+        if self._log_psi_connected_function is None:
+            # Each set of starts is traced once, the batch dimension relaxed.
+            self._log_psi_connected_function = tf.function(
+                self._log_psi_connected, jit_compile=bool(self.connected_jit_compile) or None)
         return self._log_psi_connected_function(tf.cast(x_conn, tf.int32), tuple(
             min(self.n_tokens, token + 1) for token in self.layout.first_changed_tokens(changed_sites)))
 
     def _log_psi_connected(self, x_conn, row_starts):
-        """``log_psi_connected`` given, per column, the first conditional row that may change."""
+        """``log_psi_connected`` given, per column, the first conditional row that may change.
+
+        Rows before a column's start are the reference's (column 0) conditionals read at the
+        column's own tokens (one gather for all columns: the token just before the start may
+        differ); rows from the start on come from ``recomputed_rows``."""
         tokens = self.layout.to_tokens(x_conn)  # [B, M, T]
         log_cond, phase, state = self._reference_function(tokens[:, 0])
-        columns, parts = [], []
+        starts = self.recompute_starts(row_starts)
+        kept = np.arange(self.n_tokens)[:, None] < np.asarray(starts)[None, :]  # [T, M]
+        columns = tf.transpose(tokens, [0, 2, 1])  # [B, T, M]
+
+        def read_kept(table):
+            if table is None:
+                return None
+            rows = tf.gather(table, columns, batch_dims=2)  # [B, T, M]
+            return tf.reduce_sum(tf.where(kept, rows, tf.zeros_like(rows)), axis=1)
+
+        new_log_prob, new_phase = self.recomputed_rows(state, tokens, starts)
+        log_prob = read_kept(log_cond) + new_log_prob
+        return self._combine(log_prob, None if phase is None else read_kept(phase) + new_phase)
+
+    def recompute_starts(self, row_starts):
+        """The rows from which ``recomputed_rows`` recomputes each column (static ints, at most
+        ``row_starts``, the first rows that may change). Here the starts are rounded down to a
+        grid of at most 32 (``_column_groups``) so that few groups are traced and called."""
+        starts = [None] * len(row_starts)
         for start, group in _column_groups(row_starts, self.n_tokens):
-            group_tokens = tf.reshape(tf.gather(tokens, group, axis=1), [-1, self.n_tokens])
-            repeat = lambda t: None if t is None else tf.repeat(t, len(group), axis=0)  # noqa: E731
-            group_state = tf.nest.map_structure(repeat, state) if start < self.n_tokens else None
-            log_psi = self._group_function(group_state, repeat(log_cond), repeat(phase),
-                                           group_tokens, start)
-            parts.append(tf.reshape(log_psi, [-1, len(group)]))
+            for column in group:
+                starts[column] = start
+        return tuple(starts)
+
+    def recomputed_rows(self, state, tokens, starts):
+        """(sum over rows t >= starts[m] of log p(t_t | t_<t), the same sum of phases or None),
+        each [B, M], for columns ``tokens`` [B, M, T] that agree with column 0 before row
+        ``starts[m] - 1``; ``state`` is the cache of the full pass over column 0.
+
+        Here columns sharing a start form a group of B |group| sequences that ``decode_from``
+        recomputes from the repeated cache in one call; a model may override this with a
+        cheaper schedule (``RNNWavefunction`` runs every column in one recurrence)."""
+        batch = tf.shape(tokens)[0]
+        groups = {}
+        for column, start in enumerate(starts):
+            groups.setdefault(start, []).append(column)
+        columns, log_parts, phase_parts = [], [], []
+        for start, group in sorted(groups.items()):
             columns.extend(group)
+            if start >= self.n_tokens:  # nothing changes from the start on
+                log_parts.append(tf.zeros([batch, len(group)]))
+                phase_parts.append(log_parts[-1])
+                continue
+            group_tokens = tf.reshape(tf.gather(tokens, group, axis=1), [-1, self.n_tokens])
+            group_state = tf.nest.map_structure(lambda t: tf.repeat(t, len(group), axis=0), state)
+            log_prob, phase = self._group_function(group_state, group_tokens, start)
+            log_parts.append(tf.reshape(log_prob, [-1, len(group)]))
+            phase_parts.append(None if phase is None else tf.reshape(phase, [-1, len(group)]))
         order = sorted(range(len(columns)), key=columns.__getitem__)
-        return tf.gather(tf.concat(parts, axis=1), order, axis=1)
+
+        def assemble(parts):
+            return tf.gather(tf.concat(parts, axis=1), order, axis=1)
+        return assemble(log_parts), assemble(phase_parts) if self.phase else None
 
     def _reference(self, tokens):
         """Conditionals and the cache of a full pass over ``tokens`` [B, T]."""
         return self.decode_from(self.initial_decoder_state(tf.shape(tokens)[0]), tokens, 0)
 
-    def _group_log_psi(self, state, log_cond, phase, tokens, start):
-        """log psi [K] of ``tokens`` [K, T] that agree before row ``start`` with the sequences of
-        the reference ``state`` and tables (repeated to K rows): rows >= start recomputed
-        (none, and no state needed, when ``start`` = T)."""
-        if start < self.n_tokens:
-            new_cond, new_phase, _ = self.decode_from(state, tokens, start)
-            log_cond = tf.concat([log_cond[:, :start], new_cond], axis=1)
-            phase = None if phase is None else tf.concat([phase[:, :start], new_phase], axis=1)
-        return self._combine(*_sum_over_tokens(log_cond, phase, tokens))
+    def _group_log_psi(self, state, tokens, start):
+        """(log p, phase or None) [K] of rows >= ``start`` of ``tokens`` [K, T] that agree
+        before row ``start - 1`` with the sequences of the reference ``state`` (repeated to K
+        rows)."""
+        log_cond, phase, _ = self.decode_from(state, tokens, start)
+        return _sum_over_tokens(log_cond, phase, tokens[:, start:])
 
     def _combine(self, log_prob, phase):
         return 0.5 * log_prob if phase is None else tf.complex(0.5 * log_prob, phase)
@@ -153,24 +214,40 @@ class AutoregressiveWavefunction(keras.Model):
 
         ``seed`` is a stateless seed (int tensor of shape [2]); equal seeds give equal samples.
         """
-        tokens = self._sample_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32))
+        tokens, _ = self._sample_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32))
         return self.layout.to_spins(tokens)
+
+    def sample_with_log_psi(self, n, seed):
+        """(``n`` exact samples [n, N], their log psi [n]): log p gathered while decoding,
+        differentiable with respect to the weights through the cache (the NN-QSR code's
+        ``sgrad=True``: no second pass over the samples for the gradient), equal to
+        ``log_psi`` of the samples up to float rounding. Decoded without XLA (a loop's
+        gradient cannot leave an XLA cluster), so the random stream, and with it the samples
+        of a seed, differ from ``sample``'s. Positive models only."""
+        if self.phase:
+            raise ValueError("sample_with_log_psi: only for positive wavefunctions (phase=False)")
+        tokens, log_prob = self._sample_differentiable_function(tf.cast(n, tf.int32), tf.cast(seed, tf.int32))
+        return self.layout.to_spins(tokens), self._combine(log_prob, None)
 
     def _draw(self, log_cond, seed, position):
         step_seed = tf.random.experimental.stateless_fold_in(seed, position)
         return tf.cast(tf.random.stateless_categorical(log_cond, 1, step_seed)[:, 0], tf.int32)
 
     def _sample_tokens(self, n, seed):
-        def body(position, previous, state, tokens):
+        """(tokens int32 [n, T], log p [n]) of n exact samples."""
+        def body(position, previous, state, tokens, log_prob):
             log_cond, _, state = self.decode_step(state, previous, position)
-            token = self._draw(log_cond, seed, position)
-            return position + 1, token, state, tokens.write(position, token)
+            token = self._draw(tf.stop_gradient(log_cond), seed, position)
+            log_prob += tf.gather(log_cond, token, batch_dims=1)
+            return position + 1, token, state, tokens.write(position, token), log_prob
 
-        _, _, _, tokens = tf.while_loop(
+        # maximum_iterations: XLA differentiates the loop only with a fixed trip count.
+        _, _, _, tokens, log_prob = tf.while_loop(
             lambda position, *_: position < self.n_tokens, body,
             (tf.constant(0), tf.zeros([n], tf.int32), self.initial_decoder_state(n),
-             tf.TensorArray(tf.int32, size=self.n_tokens)))
-        return tf.transpose(tokens.stack())
+             tf.TensorArray(tf.int32, size=self.n_tokens), tf.zeros([n], self.compute_dtype)),
+            maximum_iterations=self.n_tokens)
+        return tf.transpose(tokens.stack()), log_prob
 
     def sample_uncached(self, n, seed):
         """Reference sampler that reruns the full model for every token (testing only).

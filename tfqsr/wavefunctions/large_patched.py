@@ -30,6 +30,7 @@ from keras import ops
 import tensorflow as tf
 
 from tfqsr import hilbert, validation
+from tfqsr.layers.cache import slice_update
 from tfqsr.wavefunctions.base import AutoregressiveWavefunction
 from tfqsr.wavefunctions.patched import (PatchTransformerCore, previous_token_bits, token_bits,
                                          token_grid_positions, transformer_arguments)
@@ -59,7 +60,7 @@ class _RNNSubsampler:
         first = position == 0
         hidden = tf.where(first, condition, tf.gather(history, tf.maximum(position - 1, 0), axis=1))
         hidden = self.rnn.step(hidden, tf.where(first, self.rnn.start_token, previous_token))
-        return self.rnn.head(hidden), ops.slice_update(history, (0, position, 0), hidden[:, None])
+        return self.rnn.head(hidden), slice_update(history, (0, position, 0), hidden[:, None])
 
 
 class _PTFSubsampler:
@@ -205,14 +206,14 @@ class LargePatchedTransformer(AutoregressiveWavefunction):
         def next_large_patch():
             inputs = tf.gather(self._large_inputs(tokens), group, axis=1)[:, None]
             c, new_cache = self.transformer.decode(self.transformer.embed(inputs, group), cache, group)
-            return new_cache, ops.slice_update(condition, (0, group, 0), c)
+            return new_cache, slice_update(condition, (0, group, 0), c)
 
         cache, condition = tf.cond(index == 0, next_large_patch, lambda: (cache, condition))
         group_state = tf.nest.map_structure(lambda t: tf.gather(t, group, axis=1), sub)
         log_cond, group_state = self._sub.step(tf.gather(condition, group, axis=1), previous_token,
                                                group_state, index)
         def write(table, rows):
-            return ops.slice_update(table, (0, group) + (0,) * (len(table.shape) - 2), rows[:, None])
+            return slice_update(table, (0, group) + (0,) * (len(table.shape) - 2), rows[:, None])
 
         sub = tf.nest.map_structure(write, sub, group_state)
         return log_cond, None, (cache, condition, sub, tokens)

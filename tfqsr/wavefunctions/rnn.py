@@ -20,9 +20,11 @@ first changed token on.
 """
 import keras
 from keras import ops
+import numpy as np
 import tensorflow as tf
 
 from tfqsr import validation
+from tfqsr.layers.cache import slice_update
 from tfqsr.wavefunctions.base import AutoregressiveWavefunction
 
 RNN_TYPES = ("GRU", "ELMAN")
@@ -144,7 +146,7 @@ class RNNWavefunction(AutoregressiveWavefunction):
         token = tf.where(first, self.rnn.start_token, previous_token)
         previous = tf.gather(state, tf.maximum(position - 1, 0), axis=1)
         hidden = self.rnn.step(tf.where(first, tf.zeros_like(previous), previous), token)
-        state = ops.slice_update(state, (0, position, 0), hidden[:, None])
+        state = slice_update(state, (0, position, 0), hidden[:, None])
         return self.rnn.head(hidden), None, state
 
     def decode_from(self, state, tokens, start):
@@ -155,6 +157,43 @@ class RNNWavefunction(AutoregressiveWavefunction):
         inputs = self.rnn.previous_tokens(tokens)[:, start:]
         history = self.rnn.run(hidden, inputs)
         return self.rnn.head(history), None, ops.concatenate([state[:, :start], history], axis=1)
+
+    def recompute_starts(self, row_starts):
+        return tuple(row_starts)  # one recurrence for every column: no rounding needed
+
+    def recomputed_rows(self, state, tokens, starts):
+        """All columns in one recurrence over the rows, each joining at its own start.
+
+        Columns are sorted by start and laid out column-major (row c B + b), so at row t the
+        columns with start <= t are the first n_t B rows: the recurrence steps only those, a
+        column joining at t starting from the reference's h_{t-1} (``state`` [B, T, Nh]). The
+        work is exactly the recomputed rows (about half of full passes for single flips), in
+        at most T batched cell steps instead of one recurrence per start."""
+        batch, n_columns = tf.shape(tokens)[0], len(starts)
+        order = np.argsort(starts, kind="stable")
+        joined = np.searchsorted(np.asarray(starts)[order], np.arange(self.n_tokens), side="right")
+        first = int(min(starts))
+        if first >= self.n_tokens:
+            return tf.zeros([batch, n_columns]), None
+        rows = tf.reshape(tf.transpose(tf.gather(tokens, order, axis=1), [1, 0, 2]), [-1, self.n_tokens])
+        previous = self.rnn.previous_tokens(rows)
+        n_active = tf.constant(joined, tf.int32)  # n_t: columns with start <= t
+        n_before = tf.constant(np.concatenate([[0], joined[:-1]]), tf.int32)
+
+        def body(t, hidden, log_prob):
+            reference = tf.gather(state, tf.maximum(t - 1, 0), axis=1) * tf.cast(t > 0, state.dtype)
+            hidden = tf.concat([hidden, tf.tile(reference, [n_active[t] - n_before[t], 1])], axis=0)
+            n_rows = n_active[t] * batch
+            hidden = self.rnn.step(hidden, previous[:n_rows, t])
+            read = tf.gather(self.rnn.head(hidden), rows[:n_rows, t], batch_dims=1)
+            return t + 1, hidden, log_prob + tf.pad(read, [[0, n_columns * batch - n_rows]])
+
+        _, _, log_prob = tf.while_loop(
+            lambda t, *_: t < self.n_tokens, body,
+            (tf.constant(first), tf.zeros([0, self.Nh], state.dtype), tf.zeros([n_columns * batch], state.dtype)),
+            shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, self.Nh]), tf.TensorShape([None])))
+        log_prob = tf.transpose(tf.reshape(log_prob, [n_columns, batch]))
+        return tf.gather(log_prob, np.argsort(order), axis=1), None
 
     def get_config(self):
         config = super().get_config()
