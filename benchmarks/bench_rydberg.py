@@ -5,7 +5,8 @@
     python benchmarks/bench_rydberg.py --speed=False --accuracy_steps=12000    # the 8x8 accuracy run
 
 Speed, per model and lattice, each case in its own process (so its peak memory is its own):
-seconds per VMC step at K = 256 samples, local-energy psi evaluations per second (K (N + 1)
+seconds per VMC step at K = 256 samples (log psi for the gradient by a second pass, and with
+sgrad from the sampling pass), local-energy psi evaluations per second (K (N + 1)
 connected configurations) with prefix reuse (NLOOPS = number of tokens: each configuration
 recomputed from its first changed token) and without (NLOOPS = 1: full passes), and the
 process's peak resident memory. Models as in the presets (flags/model_builder/): RNN Nh = 256
@@ -28,6 +29,9 @@ import time
 from timing import best_time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:  # this checkout's tfqsr, also in the per-case processes
+    sys.path.insert(1, REPO)
 
 MODELS = {
     "rnn": dict(model="rnn", patch="2x2", Nh=256),
@@ -58,21 +62,30 @@ def speed_case(model_name, side, K, repeats):
     rates = {}
     for label, groups in (("reuse", config.n_tokens), ("full", 1)):
         grouped = NeighbourGroups(hamiltonian, model.layout, groups)
+        start = time.perf_counter()
+        grouped.local_energy(model, x).numpy()  # traces (and for the transformers XLA-compiles)
+        rates[f"first_{label}"] = time.perf_counter() - start
         seconds = best_time(lambda: grouped.local_energy(model, x).numpy(), repeats)
         rates[label] = evaluations / seconds
-    trainer = VMCTrainer(model, NeighbourGroups(hamiltonian, model.layout, config.n_tokens), batch_size=K,
-                         optimizer=keras.optimizers.Adam(5e-4))
-    step = best_time(lambda: trainer.step(), repeats)
+    steps = {}
+    for sgrad in (False, True):
+        trainer = VMCTrainer(model, NeighbourGroups(hamiltonian, model.layout, config.n_tokens), batch_size=K,
+                             optimizer=keras.optimizers.Adam(5e-4), sgrad=sgrad)
+        steps[sgrad] = best_time(lambda: trainer.step(), repeats)
+        if not sgrad:
+            assert trainer._step.experimental_get_tracing_count() == 1  # no retracing
+    step = steps[False]
     return {"model": model_name, "lattice": f"{side}x{side}", "parameters": model.count_params(),
             "tokens": config.n_tokens, "seconds_per_step": step, "evals_per_s_reuse": rates["reuse"],
             "evals_per_s_full": rates["full"], "reuse_speedup": rates["reuse"] / rates["full"],
+            "first_call_s": rates["first_reuse"], "seconds_per_step_sgrad": steps[True],
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def speed(models, lattices, K, repeats):
     print(f"speed at K={K} samples per step, {os.cpu_count()} cores (each case in its own process)")
     header = (f"{'model':<5} {'lattice':>7} {'params':>8} {'tokens':>6} {'s/step':>8} "
-              f"{'psi/s reuse':>12} {'psi/s full':>11} {'speed-up':>8} {'peak MB':>8}")
+              f"{'psi/s reuse':>12} {'psi/s full':>11} {'speed-up':>8} {'peak MB':>8} {'1st call s':>10} {'s/step sgrad':>12}")
     print(header)
     for side in lattices:
         for name in models:
@@ -85,7 +98,8 @@ def speed(models, lattices, K, repeats):
             r = json.loads(result.stdout.strip().splitlines()[-1])
             print(f"{r['model']:<5} {r['lattice']:>7} {r['parameters']:>8} {r['tokens']:>6} "
                   f"{r['seconds_per_step']:>8.2f} {r['evals_per_s_reuse']:>12.0f} "
-                  f"{r['evals_per_s_full']:>11.0f} {r['reuse_speedup']:>7.1f}x {r['peak_memory_mb']:>8.0f}",
+                  f"{r['evals_per_s_full']:>11.0f} {r['reuse_speedup']:>7.1f}x {r['peak_memory_mb']:>8.0f} "
+                  f"{r['first_call_s']:>10.1f} {r['seconds_per_step_sgrad']:>12.2f}",
                   flush=True)
 
 
