@@ -3,6 +3,7 @@ ESS per gradient evaluation on the strongly correlated Gaussian, and training th
 
     python benchmarks/bench_l2hmc.py --part=lattice --l2hmc_run=runs/l2hmc_16x16   # beta 4..7
     python benchmarks/bench_l2hmc.py --part=toy                                    # SCG gain
+    python benchmarks/bench_l2hmc.py --part=toy --toy_target=mixture               # or rough_well
     python benchmarks/bench_l2hmc.py --part=throughput                             # trajectories/s
     python benchmarks/bench_l2hmc.py --part=all --quick                            # minutes, 8x8
 
@@ -14,7 +15,10 @@ L2HMC at least 2x better at beta = 5 and 6). toy: trains the sampler on the corr
 (``tfqsr.l2hmc.toy``: the reference notebook's loss with its burn-in term, lambda 0.1, 5000
 steps) and prints ESS per gradient evaluation of it and of HMC tuned at 10, 20, 40 and 80
 leapfrog steps (and the paper's untuned 10 x 0.15), and the gains (target >= 50; the paper
-reports up to 106x, against the untuned HMC). throughput: training steps/s and trajectories/s of the trainer.
+reports up to 106x, against the untuned HMC); --toy_target=mixture|rough_well the same on the
+other toy targets (every sampler starts from ``target.sample``: exact for the mixture; N(0, I)
+for the rough well, which has no closed-form sampler, with a burn-in --toy_inexact_burn_in_factor
+times longer). throughput: training steps/s and trajectories/s of the trainer.
 """
 import argparse
 import os
@@ -27,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 from tfqsr.l2hmc import evaluation  # noqa: E402
 from tfqsr.l2hmc.config import L2HMCConfig  # noqa: E402
 from tfqsr.l2hmc.lattice import U1Lattice  # noqa: E402
-from tfqsr.l2hmc.targets import CorrelatedGaussian  # noqa: E402
+from tfqsr.l2hmc.targets import TARGETS  # noqa: E402
 from tfqsr.l2hmc.toy import compare_with_hmc, train_toy  # noqa: E402
 from tfqsr.l2hmc.trainer import build_trainer, load_dynamics  # noqa: E402
 from tfqsr.runtime.distributed import Distributed  # noqa: E402
@@ -56,17 +60,23 @@ def lattice_part(args):
 
 
 def toy_part(args):
-    target = CorrelatedGaussian()
+    target = TARGETS[args.toy_target]()
+    name = args.toy_target.replace("_", " ")
+    burn_in = args.toy_burn_in
+    if not target.exact_sampler:
+        burn_in *= args.toy_inexact_burn_in_factor
+        print(f"{name}: no exact sampler, chains start from N(0, I) (the eta -> 0 limit); "
+              f"burn-in {burn_in} trajectories", flush=True)
     start = time.perf_counter()
     dynamics, history = train_toy(target, steps=args.toy_train_steps, chains=args.toy_chains,
                                   nleapfrog=10, eps=0.1, scale=args.toy_scale,
                                   jit_compile=args.toy_xla, log_every=args.toy_log_every)
     losses = history["loss"]
-    print(f"correlated Gaussian: trained {args.toy_train_steps} steps in "
+    print(f"{name}: trained {args.toy_train_steps} steps in "
           f"{time.perf_counter() - start:.0f} s (loss {losses[0]:.3g} -> {losses[-100:].mean():.3g}, "
           f"acceptance {history['acceptance'][-100:].mean():.2f} over the last 100 steps)", flush=True)
     result = compare_with_hmc(target, dynamics, chains=args.toy_chains, steps=args.toy_steps,
-                              burn_in=args.toy_burn_in, hmc_leapfrog_steps=args.toy_hmc_leapfrog)
+                              burn_in=burn_in, hmc_leapfrog_steps=args.toy_hmc_leapfrog)
     print("sampler | gradient evaluations | step size | acceptance | ESS/grad (tfp, min coordinate)"
           " | ESS/grad (reference notebook's estimator)")
 
@@ -112,11 +122,14 @@ def main():
     parser.add_argument("--num_leapfrog_steps", type=int, default=10)
     parser.add_argument("--nleapfrog", type=int, default=10)
     parser.add_argument("--l2hmc_run", default=None, help="a trained run directory (lattice part)")
+    parser.add_argument("--toy_target", choices=sorted(TARGETS), default="correlated_gaussian")
     parser.add_argument("--toy_train_steps", type=int, default=5000)
     parser.add_argument("--toy_chains", type=int, default=200)
     parser.add_argument("--toy_scale", type=float, default=0.1, help="lambda of the loss")
     parser.add_argument("--toy_steps", type=int, default=2000, help="measured trajectories")
     parser.add_argument("--toy_burn_in", type=int, default=500)
+    parser.add_argument("--toy_inexact_burn_in_factor", type=int, default=4,
+                        help="burn-in multiplier for a target without an exact sampler (rough well)")
     parser.add_argument("--toy_hmc_leapfrog", type=int, nargs="+", default=[10, 20, 40, 80])
     parser.add_argument("--toy_xla", action="store_true", help="XLA-compile the training step")
     parser.add_argument("--toy_log_every", type=int, default=500)

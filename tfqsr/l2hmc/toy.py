@@ -133,7 +133,10 @@ def _measure(samples, gradient_evaluations, scale, acceptance, **extra):
 def compare_with_hmc(target, dynamics, *, chains=200, steps=2000, burn_in=500,
                      hmc_leapfrog_steps=(10, 20, 40, 80), paper_hmc=True, seed=0):
     """ESS per gradient of the trained ``dynamics`` and of HMC (module docstring), every sampler
-    started from exact draws (``target.sample``) and measured after ``burn_in`` trajectories.
+    started from ``target.sample`` (exact draws, or for the rough well N(0, I): give it a longer
+    ``burn_in``) and measured after ``burn_in`` trajectories. The notebook's estimator scales by
+    sqrt(tr ``target.covariance``), the target's second moment about its mean 0 (exact, or by
+    quadrature for the rough well).
 
     Returns {"l2hmc": {...}, "hmc": {num_leapfrog_steps: {...}}, "paper_hmc": {...}, "best_hmc":
     num_leapfrog_steps of the best tuned HMC by ``ess``, "gain", "reference_gain" (L2HMC over
