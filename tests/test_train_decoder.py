@@ -160,7 +160,8 @@ def test_rerunning_a_finished_run_changes_nothing(finished_run):
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize("how", [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+                         ids=["sigterm", "sigkill"])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished_run, how):
     run_dir = tmp_path / "interrupted"
     process = subprocess.Popen(_command(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -97,6 +97,7 @@ def _estimates(analysis_dir):
     return {name: (np.array(v, float), np.array(e, float)) for name, (v, e) in estimates.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("horovod") is None,
                     reason="Horovod is not installed: run `bash launch/install_horovod.sh`")
 def test_two_ranks_split_the_samples_and_agree_with_one_process(run_dir, tmp_path):
