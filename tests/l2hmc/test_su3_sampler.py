@@ -132,3 +132,31 @@ def test_hmc_reproduces_the_strong_coupling_plaquette(beta):
     expected = lattice.strong_coupling_plaquette()  # beta/18 + beta^2/216; O(beta^3) < 1e-4
     assert abs(chain_means.mean() - expected) < 4 * error, (chain_means.mean(), expected, error)
     assert expected > 8 * error  # resolves the signal: not satisfied by <plaquette> = 0
+
+
+@pytest.mark.slow  # minutes: two ranks under horovodrun, each tracing the SU(3) training step
+def test_two_horovod_ranks_train_equal_su3_samplers(tmp_path):
+    """horovodrun -np 2 --gloo (tests/l2hmc/su3_horovod_worker.py): three SU(3) training steps
+    on 2^4 with the chains split over the ranks and the gradients averaged; both ranks end with
+    bitwise equal dynamics, Adam state and gathered chains (in SU(3)), and rank 0 wrote the run."""
+    import json
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("horovod.tensorflow", reason="Horovod is not installed")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": repo, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "horovod.runner.launch", "-np", "2", "-H", "localhost:2", "--gloo",
+         sys.executable, os.path.join(repo, "tests", "l2hmc", "su3_horovod_worker.py"), str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    assert ranks[0].files == ranks[1].files and any(n.startswith("adam_") for n in ranks[0].files)
+    for name in ranks[0].files:
+        np.testing.assert_array_equal(ranks[0][name], ranks[1][name], err_msg=name)
+    _assert_in_su3(tf.constant(ranks[0]["chains"]))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in rows)
+    assert (tmp_path / "run" / "export" / "dynamics.json").exists()
