@@ -5,11 +5,11 @@ generator seeded with (seed, epoch, batch, shard), so the data position is part 
 checkpoint and a resumed run reads the same batches. The loss (``model.sequence_metrics``,
 postselected on every target) is minimized with the chosen optimizer, gradients clipped to a
 global norm of 0.5 and averaged over the shards (Horovod); L-BFGS makes one step per batch
-with up to 20 evaluations of loss and gradient on it (``ClosureTrainer``), as the original. Every ``validate_every`` epochs and
-after the last, a validation batch (drawn once, from the task's validation split where it has
-one) is run with measurements at the scored positions: ``val_loss``, ``val_character_error``;
-the best ``val_loss`` is kept in ``checkpoints/best``. ``stop_at_loss`` ends the run once
-``val_loss`` falls below it.
+with up to 20 evaluations of loss and gradient on it (``ClosureTrainer``), as the original.
+Every ``validate_every`` epochs and after the last, a validation batch (drawn once, from the
+task's validation split where it has one) is run with measurements at the scored positions:
+``val_loss``, ``val_character_error``; the best ``val_loss`` is kept in ``checkpoints/best``.
+``stop_at_loss`` ends the run once ``val_loss`` falls below it.
 
 Run directory (``runtime.epochs``): config.json, metrics.jsonl (per epoch: loss,
 min_postselection, grad_norm, learning_rate; at validations val_loss, val_character_error,
@@ -167,9 +167,9 @@ def build_trainer(config, distributed, *, learning_rate=None):
     if learning_rate is not None:
         callbacks.append(SetLearningRate(optimizer, learning_rate))
     trainer = ClosureTrainer(model, loss_fn, train_data, optimizer=optimizer,
-                           validation_data=validation_data, validate_every=config.validate_every,
-                           callbacks=callbacks, clip_norm=CLIP_NORM, seed=config.seed,
-                           distributed=distributed, jit_compile=config.jit_compile)
+                             validation_data=validation_data, validate_every=config.validate_every,
+                             callbacks=callbacks, clip_norm=CLIP_NORM, seed=config.seed,
+                             distributed=distributed, jit_compile=config.jit_compile)
     return trainer, samples
 
 
