@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Define the flags (in a function, so importing this module has no side effects)."""
-    flags.DEFINE_string("run_dir", None, "Run directory of python -m tfqsr.train_decoder (with export/).")
+    cli.define_run_flags("Run directory of python -m tfqsr.train_decoder (with export/).",
+                         verbose="1 progress bars, 0 silent.", overwrite=None)
     flags.DEFINE_integer("n_samples", 10000, "Samples for the diagonal observables (Z, ZZ).")
     flags.DEFINE_integer("offdiagonal_samples", 1000,
                          "How many of them feed the estimators that evaluate psi elsewhere: energy, "
@@ -37,7 +38,6 @@ def define_flags():
                          "(distance curve only) instead of all pairs (default).")
     flags.DEFINE_integer("renyi_order", 2, "Rényi index n >= 2 of the entropies of every cut.")
     flags.DEFINE_integer("batch_size", 1024, "Configurations per call of the model (memory).")
-    flags.DEFINE_integer("verbose", 1, "1 progress bars, 0 silent.")
 
 
 def validate():

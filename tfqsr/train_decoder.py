@@ -78,9 +78,7 @@ def define_flags():
     flags.DEFINE_integer("chunk_size", d.chunk_size,
                          "Samples per log-psi call on connected configurations (0: all at once).")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/<hamiltonian><N>).")
-    flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
-    flags.DEFINE_integer("verbose", 1, "1 progress bar, 2 one line per step, 0 silent.")
+    cli.define_run_flags("Run directory (default runs/<hamiltonian><N>).")
 
 
 def config_from_flags():

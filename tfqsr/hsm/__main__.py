@@ -69,9 +69,9 @@ def define_flags():
                         "(breast_cancer, diabetes, digits).")
     flags.DEFINE_integer("epochs", None, "Override the configuration's epochs (raise it to "
                          "continue a finished run).")
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/hsm_<config name>).")
-    flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another run.")
-    flags.DEFINE_integer("verbose", 1, "1 progress, 0 silent.")
+    cli.define_run_flags("Run directory (default runs/hsm_<config name>).",
+                         verbose="1 progress, 0 silent.",
+                         overwrite="Replace a run directory holding another run.")
     flags.DEFINE_boolean("plot", True, "Write plots/loss.png (loss and val_loss per epoch).")
 
 

@@ -67,10 +67,9 @@ def define_train_flags():
                         "su3: fp32 or fp64, complex64 or complex128 links).")
     flags.DEFINE_integer("seed", d.seed, "Random seed (weights, masks, chains, proposals).")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/l2hmc_<nt>x<nx>, "
-                        "runs/l2hmc_su3_<nt>x<nx>x<ny>x<nz>).")
-    flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
-    flags.DEFINE_integer("verbose", 1, "1 progress, 2 one line per step, 0 silent.")
+    cli.define_run_flags("Run directory (default runs/l2hmc_<nt>x<nx>, "
+                         "runs/l2hmc_su3_<nt>x<nx>x<ny>x<nz>).",
+                         verbose="1 progress, 2 one line per step, 0 silent.")
 
 
 def define_sampling_flags():

@@ -81,9 +81,8 @@ def _define(names):
 
 def define_global_flags():
     _define(GLOBAL)
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/qrnn/<tag>-<seed>).")
-    flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
-    flags.DEFINE_integer("verbose", 1, "1 progress, 2 one line per epoch, 0 silent.")
+    cli.define_run_flags("Run directory (default runs/qrnn/<tag>-<seed>).",
+                         verbose="1 progress, 2 one line per epoch, 0 silent.")
 
 
 def define_train_flags():

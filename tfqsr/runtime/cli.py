@@ -6,6 +6,8 @@ An entry point is one :class:`Command` (a tool with one job) or a dict of them (
 
     def define_flags():                      # flags are defined in functions, never at import
         flags.DEFINE_integer("steps", 100, "Training steps.")
+        # --run_dir, --overwrite and --verbose, with these help texts (define_run_flags):
+        cli.define_run_flags("Run directory (default runs/<tag>).", verbose="1 progress, 0 silent.")
 
     def validate(checkpoint):                # TensorFlow-free: flags and positionals -> a plan
         return experiment.check_run(config_from_flags(), FLAGS.run_dir)
@@ -54,6 +56,7 @@ if not os.environ.get(TF_LOGS_VARIABLE):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
 FLAGS = flags.FLAGS
+flags.disclaim_key_flags()  # the flags define_run_flags defines belong to its caller (--help)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +75,21 @@ class Command:
     main: Callable[[Any], Any]
     define_flags: Callable[[], None] = None
     positionals: tuple = ()
+
+
+def define_run_flags(run_dir, *, verbose="1 progress bar, 2 one line per step, 0 silent.",
+                     overwrite="Replace a run directory holding another configuration."):
+    """Define the run flags of an entry point, each argument the help text of the flag of its
+    name: ``--run_dir`` (default None: which directory, e.g. ``"Run directory (default
+    runs/<tag>)."``), ``--verbose`` (default 1: what each level shows) and ``--overwrite``
+    (default False; not defined if ``overwrite`` is None, for a tool that only reads a run).
+
+    The flags belong to the module that calls this (this module disclaims the flags it defines),
+    so absl's ``--help``, which lists the main module's flags, shows them."""
+    flags.DEFINE_string("run_dir", None, run_dir)
+    if overwrite is not None:
+        flags.DEFINE_boolean("overwrite", False, overwrite)
+    flags.DEFINE_integer("verbose", 1, verbose)
 
 
 def run(commands, *, define_flags=None, argv=None, translate=None):
