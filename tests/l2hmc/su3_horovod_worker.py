@@ -5,41 +5,35 @@
 trains the tiny SU(3) configuration below (2^4, fp64, one leapfrog step) on two ranks through
 ``run_experiment`` in the shared run directory OUT/run (rank 0 writes it); then every rank saves
 the dynamics' weights, the Adam state and the global chains it ended with to OUT/rank<r>.npz, so
-the test can compare the ranks.
+the test can compare the ranks (tests/horovod_worker_support.py).
 """
-import os
 import sys
 
 import numpy as np
 
+from tests.horovod_worker_support import train_on_two_ranks
 from tfqsr.l2hmc.config import L2HMCConfig
 from tfqsr.l2hmc.trainer import build_trainer, trainer_experiment
 from tfqsr.runtime import experiment
-from tfqsr.runtime.distributed import Distributed
 
 CONFIG = L2HMCConfig(group="su3", nt=2, nx=2, beta_init=5.0, beta_final=5.0, eras=1,
                      steps_per_era=3, chains=4, nleapfrog=1, units=(8,), lr=1e-3,
                      precision="fp64", checkpoint_every=2, seed=5)
 
 
-def main(out):
-    distributed = Distributed(use_horovod=True)
-    assert distributed.size == 2, distributed.size
-    trainers = []
+def build(config, distributed):
+    trainer = build_trainer(config, distributed)
+    return trainer, trainer_experiment(trainer)
 
-    def build(config, distributed):
-        trainers.append(build_trainer(config, distributed))
-        return trainer_experiment(trainers[-1])
 
-    plan = experiment.check_run(CONFIG, os.path.join(out, "run"))
-    outcome = experiment.run_experiment(plan, build, verbose=0, distributed=distributed)
-    assert outcome == ("completed", 3), outcome
-    trainer = trainers[0]
+def save(trainer, path):
     arrays = {f"dynamics_{i}": v.numpy() for i, v in enumerate(trainer.dynamics.variables)}
-    arrays.update({f"adam_{i}": np.asarray(v.numpy()) for i, v in enumerate(trainer.optimizer.variables)})
+    arrays.update({f"adam_{i}": np.asarray(v.numpy())
+                   for i, v in enumerate(trainer.optimizer.variables)})
     arrays["chains"] = trainer.chains.numpy()
-    np.savez(os.path.join(out, f"rank{distributed.rank}.npz"), **arrays)
+    np.savez(f"{path}.npz", **arrays)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    train_on_two_ranks(sys.argv[1], CONFIG, check=experiment.check_run, build=build, steps=3,
+                       save=save)
