@@ -48,7 +48,8 @@ class TaskDataset(Dataset):
 
     def batch(self, epoch, index, shard=0, num_shards=1):
         rng = np.random.default_rng([self.seed, epoch, index, shard])
-        inputs, targets, scored = self.task.batch(rng, self.batch_size, shard, num_shards, self.split)
+        inputs, targets, scored = self.task.batch(rng, self.batch_size, shard, num_shards,
+                                                  self.split)
         return tf.constant(inputs, tf.int32), tf.constant(targets, tf.int32), tf.constant(scored)
 
 
@@ -159,7 +160,8 @@ def build_trainer(config, distributed, *, learning_rate=None):
     def loss_fn(batch, seed, training):
         return sequence_metrics(model, batch, loss=config.loss, training=training, seed=seed)
 
-    samples = ValidationSamples(task, validation_data.batch(0, 0, distributed.rank, distributed.size),
+    samples = ValidationSamples(task,
+                                validation_data.batch(0, 0, distributed.rank, distributed.size),
                                 config.num_validation_samples, config.seed, distributed)
     callbacks = [samples] if config.num_validation_samples else []
     if config.stop_at_loss is not None:
