@@ -28,6 +28,8 @@ while sampling, differentiable through the cache (``tfqsr.layers.cache.slice_upd
 Everything else (``log_prob``, ``log_psi``, cached and uncached sampling, ``log_psi_connected``)
 is derived here. A model knows nothing about Hamiltonians.
 """
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -56,11 +58,13 @@ class AutoregressiveWavefunction(keras.Model):
         self.dictionary_size = self.layout.dictionary_size
         self.phase = bool(phase)
         # XLA compiles the token loop into one program: about 2x faster sampling on CPU.
-        self._sample_function = tf.function(self._sample_tokens, reduce_retracing=True, jit_compile=True)
+        self._sample_function = tf.function(functools.partial(self._sample_tokens, with_log_prob=False),
+                                            reduce_retracing=True, jit_compile=True)
         self._sample_uncached_function = tf.function(self._sample_tokens_uncached, jit_compile=True)
         # Not XLA: the gradient of a loop needs its per-step values (TensorLists), which cannot
         # leave an XLA cluster.
-        self._sample_differentiable_function = tf.function(self._sample_tokens, reduce_retracing=True)
+        self._sample_differentiable_function = tf.function(
+            functools.partial(self._sample_tokens, with_log_prob=True), reduce_retracing=True)
         self._log_psi_connected_function = None  # built at the first call (connected_jit_compile)
         self._reference_function = tf.function(self._reference, reduce_retracing=True)
         self._group_function = tf.function(self._group_log_psi, reduce_retracing=True)
@@ -158,12 +162,8 @@ class AutoregressiveWavefunction(keras.Model):
     def recompute_starts(self, row_starts):
         """The rows from which ``recomputed_rows`` recomputes each column (static ints, at most
         ``row_starts``, the first rows that may change). Here the starts are rounded down to a
-        grid of at most 32 (``_column_groups``) so that few groups are traced and called."""
-        starts = [None] * len(row_starts)
-        for start, group in _column_groups(row_starts, self.n_tokens):
-            for column in group:
-                starts[column] = start
-        return tuple(starts)
+        grid of at most 32 (``_grid_starts``) so that few groups are traced and called."""
+        return _grid_starts(row_starts, self.n_tokens)
 
     def recomputed_rows(self, state, tokens, starts):
         """(sum over rows t >= starts[m] of log p(t_t | t_<t), the same sum of phases or None),
@@ -233,12 +233,13 @@ class AutoregressiveWavefunction(keras.Model):
         step_seed = tf.random.experimental.stateless_fold_in(seed, position)
         return tf.cast(tf.random.stateless_categorical(log_cond, 1, step_seed)[:, 0], tf.int32)
 
-    def _sample_tokens(self, n, seed):
-        """(tokens int32 [n, T], log p [n]) of n exact samples."""
+    def _sample_tokens(self, n, seed, *, with_log_prob):
+        """(tokens int32 [n, T], log p [n] or zeros when not ``with_log_prob``) of n exact samples."""
         def body(position, previous, state, tokens, log_prob):
             log_cond, _, state = self.decode_step(state, previous, position)
             token = self._draw(tf.stop_gradient(log_cond), seed, position)
-            log_prob += tf.gather(log_cond, token, batch_dims=1)
+            if with_log_prob:
+                log_prob += tf.gather(log_cond, token, batch_dims=1)
             return position + 1, token, state, tokens.write(position, token), log_prob
 
         # maximum_iterations: XLA differentiates the loop only with a fixed trip count.
@@ -272,18 +273,13 @@ def _sum_over_tokens(log_cond, phase_table, tokens):
     return read(log_cond), read(phase_table)
 
 
-def _column_groups(row_starts, n_tokens, max_groups=32):
-    """Group columns by their first changing row, rounded down to a grid of at most
-    ``max_groups`` starts (multiples of ceil(T / max_groups)); each group is recomputed from its
-    grid start.
+def _grid_starts(row_starts, n_tokens, max_groups=32):
+    """Each column's first changing row rounded down to a grid of at most ``max_groups`` starts
+    (multiples of ceil(T / max_groups)); a column with nothing to recompute keeps T.
 
-    Returns [(start, [column, ...]), ...] in increasing start; columns with nothing to recompute
-    (start = T) form their own group. A column recomputes fewer than ceil(T / max_groups) rows
-    more than it must (T = 100: at most 3 more than its own ~50 on average), and every caller
-    sees the same few starts, so each is traced once.
+    A column recomputes fewer than ceil(T / max_groups) rows more than it must (T = 100: at
+    most 3 more than its own ~50 on average), and every caller sees the same few starts, so
+    each group of columns sharing one is traced once.
     """
     step = -(-n_tokens // max_groups)
-    groups = {}
-    for column, start in enumerate(row_starts):
-        groups.setdefault(n_tokens if start >= n_tokens else start // step * step, []).append(column)
-    return sorted(groups.items())
+    return tuple(n_tokens if start >= n_tokens else start // step * step for start in row_starts)
