@@ -105,11 +105,17 @@ def test_original_form_trains_an_lptf(tmp_path):
     (["--L=16", "--pretrain_steps=5"], "--data must name a snapshot file"),
     (["L=16", "sgrad=maybe", "--rnn"], "flag --sgrad=maybe"),
     (["--L=16", "--Nh=30"], "--Nh must be a multiple of 4"),
-    (["--L=16", "--optimizer=sr"], "--optimizer must be one of adam, sgd"),
+    (["--L=16", "--optimizer=lbfgs"], "--optimizer must be one of adam, sgd, sr, minsr"),
+    (["--L=16", "--optimizer=minsr", "--sgrad"], "--sgrad must be False with --optimizer=minsr"),
+    (["--L=16", "--optimizer=sr", "--kl=0.5", "--data=s.npz"], "--kl must be 0 with --optimizer=sr"),
+    (["--L=16", "--optimizer=minsr", "--pretrain_steps=5", "--data=s.npz"],
+     "--pretrain_steps must be 0 with --optimizer=minsr"),
+    (["--L=16", "--optimizer=minsr", "--diag_shift=-1"], "--diag_shift must be a positive number"),
     (["--stpes=3"], "Unknown command line flag 'stpes'"),
 ], ids=["unknown_name", "bad_value", "model", "rnntype", "nh_mismatch", "sub_L", "nloops", "not_square",
         "patch", "sub_patch", "batch", "kl_without_data", "pretrain_without_data", "sgrad", "width",
-        "optimizer", "unknown_flag"])
+        "optimizer", "sgrad_natural_gradient", "kl_natural_gradient", "pretrain_natural_gradient",
+        "diag_shift", "unknown_flag"])
 def test_bad_input_exits_2_with_one_line(tmp_path, args, named):
     run_dir = tmp_path / "run"
     result = _run(*args, f"--run_dir={run_dir}")
@@ -150,6 +156,18 @@ def test_run_directory_and_metrics(finished):
     assert "difference" in result.stdout.splitlines()[-1]
 
 
+@pytest.mark.parametrize("side,model,compiled", [(8, "ptf", True), (16, "ptf", False), (8, "lptf", True),
+                                                 (8, "rnn", False)])
+def test_transformers_compile_connected_configurations_up_to_16_tokens(side, model, compiled):
+    """XLA for the transformers' neighbour evaluation at 8x8 in 2x2 patches (16 tokens), not at
+    16x16 (64 tokens, whose compilation did not end in 15 minutes); the RNN never needs it."""
+    from tfqsr.vmc.lattice_config import ModelBuilderConfig
+    patch = "4x4" if model == "lptf" else "2x2"
+    config = ModelBuilderConfig(L=side * side, model=model, patch=patch, Nh=16, nhead=2,
+                                sub_patch="2x2", sub_Nh=16).validate()
+    assert config.build_model().connected_jit_compile is compiled
+
+
 def test_sgrad_reaches_the_trainer():
     from tfqsr.vmc.lattice_config import ModelBuilderConfig
     config = ModelBuilderConfig(L=9, model="rnn", patch="3", Nh=8, sgrad=True).validate()
@@ -169,6 +187,19 @@ def test_sgrad_trains_from_the_original_form(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["sgrad"] is True
     rows = _metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["energy"]) for r in rows)
+
+
+def test_minsr_trains_an_rnn_from_the_command_line(tmp_path):
+    """--optimizer=minsr brings its defaults (a constant 0.05, a decaying diagonal shift) and
+    logs the solve; the RNN's per-sample gradients: tests/vmc/test_natural_gradient.py."""
+    run_dir = tmp_path / "minsr"
+    result = _run(*QUICK, "--optimizer=minsr", "--steps=3", f"--run_dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["lr"], config["lr_schedule"], config["diag_shift"]) == (0.01, "constant", 0.01)
+    rows = _metrics(run_dir)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["energy"]) and "diag_shift" in r for r in rows)
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, finished):

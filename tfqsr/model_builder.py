@@ -25,12 +25,20 @@ from absl import flags
 
 from tfqsr.runtime import cli, experiment
 from tfqsr.validation import ConfigError
-from tfqsr.vmc.lattice_config import (LATTICE_HAMILTONIANS, MODELS, RNN_TYPES, SUB_MODELS,
-                                      ModelBuilderConfig)
+from tfqsr.vmc.lattice_config import (ADAM_DEFAULTS, LATTICE_HAMILTONIANS, MODELS, RNN_TYPES,
+                                      SUB_MODELS, ModelBuilderConfig)
+from tfqsr.vmc.methods import METHOD_DEFAULTS
+from tfqsr.vmc.optimizer_flags import define_optimizer_flags
 
 FLAGS = flags.FLAGS
 # Changing these continues a run instead of starting another one.
 RESUMABLE_FIELDS = ("steps", "checkpoint_every")
+
+
+def method_defaults():
+    """What each --optimizer brings here: the general defaults, with Adam at the NN-QSR code's
+    constant 5e-4."""
+    return {**METHOD_DEFAULTS, "adam": ADAM_DEFAULTS}
 
 
 def define_flags():
@@ -60,10 +68,7 @@ def define_flags():
     flags.DEFINE_integer("sub_Nh", None, "LPTF subsampler width (an RNN's must equal --Nh).")
     flags.DEFINE_integer("sub_num_layers", d.sub_num_layers, "LPTF PTF subsampler layers.")
     flags.DEFINE_integer("sub_nhead", d.sub_nhead, "LPTF PTF subsampler heads.")
-    flags.DEFINE_string("optimizer", d.optimizer, "adam or sgd.")
-    flags.DEFINE_float("lr", None, "Learning rate (adam: 5e-4).")
-    flags.DEFINE_string("lr_schedule", None, "constant (adam default) or warmup (1/sqrt(step) after -w steps).")
-    flags.DEFINE_integer("warmup_steps", None, "Learning-rate warm-up steps (adam: 0).")
+    define_optimizer_flags(d, method_defaults=method_defaults())
     flags.DEFINE_integer("K", None, "Samples per minibatch (default 256, RNN 512).")
     flags.DEFINE_integer("Q", d.Q, "Minibatches per batch.")
     flags.DEFINE_integer("B", None, "Batch size per process: must be Q*K (default Q*K).")
@@ -78,9 +83,8 @@ def define_flags():
     flags.DEFINE_float("kl", d.kl, "Weight of the data term: kl * NLL of a minibatch of snapshots.")
     flags.DEFINE_string("data", d.data, "Snapshots (.npz, a 0/1 array [M, L]) for --kl and --pretrain_steps.")
     flags.DEFINE_integer("pretrain_steps", d.pretrain_steps, "Steps on the data alone before VMC.")
-    flags.DEFINE_string("run_dir", None, "Run directory (default runs/model_builder/<hamiltonian><Lx>x<Ly>_<model>).")
-    flags.DEFINE_boolean("overwrite", False, "Replace a run directory holding another configuration.")
-    flags.DEFINE_integer("verbose", 1, "1 progress bar, 2 one line per step, 0 silent.")
+    cli.define_run_flags("Run directory (default "
+                         "runs/model_builder/<hamiltonian><Lx>x<Ly>_<model>).")
 
 
 def config_from_flags():

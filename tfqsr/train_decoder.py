@@ -18,21 +18,12 @@ import os
 from absl import flags
 
 from tfqsr.runtime import cli, experiment
-from tfqsr.vmc.config import LR_SCHEDULES, OPTIMIZERS, SHORT_NAMES, SR_SOLVERS, VMCConfig
-from tfqsr.vmc.methods import METHOD_DEFAULTS
+from tfqsr.vmc.config import SHORT_NAMES, VMCConfig
+from tfqsr.vmc.optimizer_flags import define_optimizer_flags
 
 FLAGS = flags.FLAGS
 # Changing these continues a run instead of starting another one.
 RESUMABLE_FIELDS = ("steps", "checkpoint_every")
-
-
-def _method_default(field):
-    """Help text of a flag whose default comes with --optimizer."""
-    values = {}
-    for method, defaults in METHOD_DEFAULTS.items():
-        values.setdefault(defaults.get(field), []).append(method)
-    return "default by --optimizer: " + ", ".join(
-        f"{'/'.join(methods)} {value}" for value, methods in values.items() if value is not None)
 
 
 def define_flags():
@@ -44,8 +35,6 @@ def define_flags():
                          "Words per token, 2^w for tokens of w spins.", short_name=short["dictionary_size"])
     flags.DEFINE_integer("num_heads", d.num_heads, "Attention heads.", short_name=short["num_heads"])
     flags.DEFINE_integer("num_layers", d.num_layers, "Decoder layers.", short_name=short["num_layers"])
-    flags.DEFINE_integer("warmup_steps", None, "Learning-rate warm-up steps (" +
-                         _method_default("warmup_steps") + ").", short_name=short["warmup_steps"])
     flags.DEFINE_integer("seed", d.seed, "Random seed.", short_name=short["seed"])
     flags.DEFINE_integer("clip_distance", d.clip_distance, "Relative-position clipping distance.",
                          short_name=short["clip_distance"])
@@ -57,24 +46,7 @@ def define_flags():
     flags.DEFINE_float("field", d.field, "Transverse field h of the TFIM (J = 1).")
     flags.DEFINE_integer("steps", d.steps, "Total optimization steps (raise it to continue a run).")
     flags.DEFINE_integer("batch_size", d.batch_size, "Samples per step and per process.")
-    flags.DEFINE_float("lr", None, f"Peak learning rate, reached after the warm-up ({_method_default('lr')}).")
-    flags.DEFINE_string("lr_schedule", None,
-                        f"One of {', '.join(LR_SCHEDULES)}: linear warm-up over -w steps to --lr, then "
-                        "1/sqrt(step) decay (warmup) or --lr (constant; -w 0: no warm-up) "
-                        f"({_method_default('lr_schedule')}).")
-    flags.DEFINE_string("optimizer", d.optimizer, f"One of {', '.join(OPTIMIZERS)} "
-                        "(sr, minsr: natural gradient (S + lambda I)^-1 F with SGD at --lr).")
-    flags.DEFINE_float("diag_shift", None,
-                       f"sr/minsr: initial diagonal shift lambda ({_method_default('diag_shift')}).")
-    flags.DEFINE_float("diag_shift_decay", None,
-                       "sr/minsr: lambda(step) = max(--diag_shift_min, --diag_shift * decay^step) "
-                       f"({_method_default('diag_shift_decay')}).")
-    flags.DEFINE_float("diag_shift_min", None,
-                       f"sr/minsr: smallest diagonal shift ({_method_default('diag_shift_min')}).")
-    flags.DEFINE_string("sr_solver", d.sr_solver,
-                        f"sr/minsr: one of {', '.join(SR_SOLVERS)} (eigh, conjugate gradients).")
-    flags.DEFINE_integer("jacobian_chunk_size", d.jacobian_chunk_size,
-                         "sr/minsr: samples per per-sample-gradient (jacobian) call.")
+    define_optimizer_flags(d, short_names=short)
     flags.DEFINE_integer("chunk_size", d.chunk_size,
                          "Samples per log-psi call on connected configurations (0: all at once).")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Steps between checkpoints.")

@@ -88,6 +88,20 @@ def test_log_derivatives_equal_per_sample_gradients(phase):
     np.testing.assert_allclose(o.numpy(), expected if phase else expected.real, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lptf_rnn"])
+def test_log_derivatives_of_recurrent_models_equal_per_sample_gradients(kind):
+    """The RNN and the LPTF's RNN subsampler (``vectorized_map`` through their recurrences)."""
+    from tfqsr.vmc.lattice_config import ModelBuilderConfig
+    keras.utils.set_random_seed(0)
+    model_args = (dict(model="rnn", patch="2x2", Nh=6) if kind == "rnn" else
+                  dict(model="lptf", patch="2x2", sub_patch="2", Nh=8, num_layers=1, nhead=2,
+                       sub_model="rnn", sub_Nh=8))
+    model = ModelBuilderConfig(L=16, **model_args).validate().build_model()
+    x = model.sample(5, tf.constant([3, 4]))
+    o = log_derivatives(model, x, chunk_size=2)
+    np.testing.assert_allclose(o.numpy(), log_psi_gradients(model, x.numpy()).real, rtol=1e-4, atol=1e-5)
+
+
 def random_factors(n, p, complex_o, seed=0):
     rng = np.random.default_rng(seed)
     o = rng.normal(size=(n, p)) + (1j * rng.normal(size=(n, p)) if complex_o else 0)

@@ -1,7 +1,7 @@
 """Configuration pieces of VMC on 2D lattices with patched models (``python -m tfqsr.model_builder``),
-composed with ``OptimizerConfig`` as ``ModelBuilderConfig``; field names are flag names, and
-the defaults are those of the NN-QSR code (Adam at a constant 5e-4, 12000 steps, K = 256
-samples per minibatch, 512 for the RNN, Q = 1 minibatch, NLOOPS = 1):
+composed with ``NaturalGradientConfig`` (adam, sgd, sr, minsr) as ``ModelBuilderConfig``; field
+names are flag names, and the defaults are those of the NN-QSR code (Adam at a constant 5e-4,
+12000 steps, K = 256 samples per minibatch, 512 for the RNN, Q = 1 minibatch, NLOOPS = 1):
 
     LatticeHamiltonianConfig  L, Lx, Ly, hamiltonian, V, omega, delta, field   build_hamiltonian()
     PatchedModelConfig        model, patch, Nh, rnntype, num_layers, nhead, dropout,
@@ -19,7 +19,8 @@ import dataclasses
 import math
 
 from tfqsr.validation import ConfigError, is_integer, real
-from tfqsr.vmc.config import ConfigPiece, OptimizerConfig
+from tfqsr.vmc.config import ConfigPiece, NaturalGradientConfig, OptimizerConfig
+from tfqsr.vmc.methods import NATURAL_GRADIENT_METHODS
 
 LATTICE_HAMILTONIANS = ("rydberg", "tfim")
 MODELS = ("rnn", "ptf", "lptf")
@@ -28,6 +29,10 @@ RNN_TYPES = ("GRU", "ELMAN")
 # Model defaults of the NN-QSR code: hidden size / token width, samples per minibatch.
 DEFAULT_NH = {"rnn": 256, "ptf": 128, "lptf": 128}
 DEFAULT_K = {"rnn": 512, "ptf": 256, "lptf": 256}
+# The transformers' connected configurations are XLA-compiled as one program with a decode per
+# recomputation start: at 16 tokens (8x8 in 2x2 patches) it compiles in 1-2 minutes on 2 cores,
+# at 64 (16x16) it had not compiled after 15 minutes, so beyond 16 tokens they run unfused.
+XLA_CONNECTED_MAX_TOKENS = 16
 # What Adam brings in this code: the original's constant learning rate, no warm-up.
 ADAM_DEFAULTS = {"lr": 5e-4, "lr_schedule": "constant", "warmup_steps": 0}
 
@@ -170,7 +175,8 @@ class PatchedModelConfig(ConfigPiece):
 
     def build_model(self):
         """The configured wavefunction; the transformers evaluate connected configurations with
-        XLA (``connected_jit_compile``: compiled once per run, then about 2.5x faster)."""
+        XLA (``connected_jit_compile``: compiled once per run, then about 2.5x faster) up to
+        ``XLA_CONNECTED_MAX_TOKENS`` tokens."""
         layout = self.layout()
         if self.model == "rnn":
             from tfqsr.wavefunctions.rnn import RNNWavefunction
@@ -185,7 +191,7 @@ class PatchedModelConfig(ConfigPiece):
                 self.n_sites, layout=layout, Nh=self.Nh, num_layers=self.num_layers, nhead=self.nhead,
                 dropout=self.dropout, subsampler=self.sub_model, sub_Nh=self.sub_Nh, rnntype=self.rnntype,
                 sub_num_layers=self.sub_num_layers, sub_nhead=self.sub_nhead)
-        model.connected_jit_compile = True
+        model.connected_jit_compile = self.n_tokens <= XLA_CONNECTED_MAX_TOKENS
         return model
 
 
@@ -254,7 +260,7 @@ class MinibatchTrainingConfig(ConfigPiece):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ModelBuilderConfig(PatchedModelConfig, LatticeHamiltonianConfig, OptimizerConfig,
+class ModelBuilderConfig(PatchedModelConfig, LatticeHamiltonianConfig, NaturalGradientConfig,
                          MinibatchTrainingConfig):
     """Everything that defines a ``python -m tfqsr.model_builder`` run."""
 
@@ -263,7 +269,13 @@ class ModelBuilderConfig(PatchedModelConfig, LatticeHamiltonianConfig, Optimizer
                 **MinibatchTrainingConfig.method_defaults(self), **PatchedModelConfig.method_defaults(self)}
 
     def check(self):
-        self._require(self.optimizer in ("adam", "sgd"), "optimizer", "one of adam, sgd")
+        if self.optimizer in NATURAL_GRADIENT_METHODS:  # its direction is not a loss gradient
+            self._require(not self.sgrad, "sgrad", f"False with --optimizer={self.optimizer} (the natural "
+                          "gradient recomputes log-derivatives per sample)")
+            self._require(not self.kl, "kl", f"0 with --optimizer={self.optimizer} (the data term "
+                          "needs --optimizer=adam or sgd)")
+            self._require(not self.pretrain_steps, "pretrain_steps", f"0 with --optimizer="
+                          f"{self.optimizer} (pretraining needs --optimizer=adam or sgd)")
         tokens = self.n_tokens
         self._require(tokens % self.NLOOPS == 0, "NLOOPS",
                       f"a divisor of the number of tokens {tokens} (atoms / patch size)")
