@@ -2,7 +2,7 @@
 
     python benchmarks/bench_rydberg.py                          # speed: every model, 8x8 and 16x16
     python benchmarks/bench_rydberg.py --lattices=8 --models=ptf --repeats=1   # reduced
-    python benchmarks/bench_rydberg.py --speed=False --accuracy_steps=1500     # the 8x8 accuracy run
+    python benchmarks/bench_rydberg.py --speed=False --accuracy_steps=1200     # the 8x8 accuracy run
 
 Speed, per model and lattice, each case in its own process (so its peak memory is its own):
 seconds per VMC step at K = 256 samples (log psi for the gradient by a second pass, and with
