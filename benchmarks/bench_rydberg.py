@@ -49,8 +49,8 @@ def config_of(model, side, K, steps=1, NLOOPS=None):
     return ModelBuilderConfig(**{**config.to_dict(), "NLOOPS": NLOOPS or config.n_tokens}).validate()
 
 
-def speed_case(model_name, side, K, repeats):
-    """One case, in this process: a JSON line of its figures."""
+def speed_case(model_name, side, K, repeats, full_passes=True):
+    """One case, in this process: a JSON line of its figures (without full passes: NaN)."""
     import keras
     import tensorflow as tf
     from tfqsr.operators.grouping import NeighbourGroups
@@ -61,8 +61,8 @@ def speed_case(model_name, side, K, repeats):
     hamiltonian, model = config.build_hamiltonian(), config.build_model()
     x = model.sample(K, tf.constant([1, 2]))
     evaluations = K * hamiltonian.max_conn
-    rates = {}
-    for label, groups in (("reuse", config.n_tokens), ("full", 1)):
+    rates = {"full": float("nan")}
+    for label, groups in (("reuse", config.n_tokens), ("full", 1))[:2 if full_passes else 1]:
         grouped = NeighbourGroups(hamiltonian, model.layout, groups)
         start = time.perf_counter()
         grouped.local_energy(model, x).numpy()  # traces (and for the transformers XLA-compiles)
@@ -84,7 +84,7 @@ def speed_case(model_name, side, K, repeats):
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def speed(models, lattices, K, repeats):
+def speed(models, lattices, K, repeats, full_passes=True):
     print(f"speed at K={K} samples per step, {os.cpu_count()} cores (each case in its own process)")
     header = (f"{'model':<5} {'lattice':>7} {'params':>8} {'tokens':>6} {'s/step':>8} "
               f"{'psi/s reuse':>12} {'psi/s full':>11} {'speed-up':>8} {'peak MB':>8} {'1st call s':>10} {'s/step sgrad':>12}")
@@ -92,7 +92,8 @@ def speed(models, lattices, K, repeats):
     for side in lattices:
         for name in models:
             result = subprocess.run([sys.executable, __file__, f"--case={name}:{side}", f"--K={K}",
-                                     f"--repeats={repeats}"], capture_output=True, text=True,
+                                     f"--repeats={repeats}", f"--full_passes={full_passes}"],
+                                    capture_output=True, text=True,
                                     env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
             if result.returncode:
                 print(f"{name:<5} {side}x{side}: failed: {result.stderr.strip().splitlines()[-1:]}")
@@ -142,6 +143,8 @@ def main():
     parser.add_argument("--K", type=int, default=256, help="samples per step")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best of) after a warm-up")
     parser.add_argument("--speed", default="True", choices=("True", "False"))
+    parser.add_argument("--full_passes", default="True", choices=("True", "False"),
+                        help="also time local energies by full passes (their memory grows as K N T)")
     parser.add_argument("--accuracy_steps", type=int, default=0, help="8x8 training steps (0: none)")
     parser.add_argument("--accuracy_preset", default=os.path.join(REPO, "flags", "model_builder",
                                                                   "rydberg8x8_minsr.flags"))
@@ -150,10 +153,11 @@ def main():
     args = parser.parse_args()
     if args.case:
         name, side = args.case.split(":")
-        print(json.dumps(speed_case(name, int(side), args.K, args.repeats)))
+        print(json.dumps(speed_case(name, int(side), args.K, args.repeats, args.full_passes == "True")))
         return
     if args.speed == "True":
-        speed(args.models.split(","), [int(s) for s in args.lattices.split(",")], args.K, args.repeats)
+        speed(args.models.split(","), [int(s) for s in args.lattices.split(",")], args.K, args.repeats,
+              args.full_passes == "True")
     if args.accuracy_steps:
         accuracy(args.accuracy_preset, args.accuracy_steps, args.run_dir)
 
