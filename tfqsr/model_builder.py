@@ -25,20 +25,13 @@ from absl import flags
 
 from tfqsr.runtime import cli, experiment
 from tfqsr.validation import ConfigError
-from tfqsr.vmc.lattice_config import (ADAM_DEFAULTS, LATTICE_HAMILTONIANS, MODELS, RNN_TYPES,
+from tfqsr.vmc.lattice_config import (LATTICE_HAMILTONIANS, METHOD_DEFAULTS, MODELS, RNN_TYPES,
                                       SUB_MODELS, ModelBuilderConfig)
-from tfqsr.vmc.methods import METHOD_DEFAULTS
 from tfqsr.vmc.optimizer_flags import define_optimizer_flags
 
 FLAGS = flags.FLAGS
 # Changing these continues a run instead of starting another one.
 RESUMABLE_FIELDS = ("steps", "checkpoint_every")
-
-
-def method_defaults():
-    """What each --optimizer brings here: the general defaults, with Adam at the NN-QSR code's
-    constant 5e-4."""
-    return {**METHOD_DEFAULTS, "adam": ADAM_DEFAULTS}
 
 
 def define_flags():
@@ -68,7 +61,7 @@ def define_flags():
     flags.DEFINE_integer("sub_Nh", None, "LPTF subsampler width (an RNN's must equal --Nh).")
     flags.DEFINE_integer("sub_num_layers", d.sub_num_layers, "LPTF PTF subsampler layers.")
     flags.DEFINE_integer("sub_nhead", d.sub_nhead, "LPTF PTF subsampler heads.")
-    define_optimizer_flags(d, method_defaults=method_defaults())
+    define_optimizer_flags(d, method_defaults=METHOD_DEFAULTS)
     flags.DEFINE_integer("K", None, "Samples per minibatch (default 256, RNN 512).")
     flags.DEFINE_integer("Q", d.Q, "Minibatches per batch.")
     flags.DEFINE_integer("B", None, "Batch size per process: must be Q*K (default Q*K).")

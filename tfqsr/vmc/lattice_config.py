@@ -19,8 +19,8 @@ import dataclasses
 import math
 
 from tfqsr.validation import ConfigError, is_integer, real
-from tfqsr.vmc.config import ConfigPiece, NaturalGradientConfig, OptimizerConfig
-from tfqsr.vmc.methods import NATURAL_GRADIENT_METHODS
+from tfqsr.vmc import methods
+from tfqsr.vmc.config import ConfigPiece, NaturalGradientConfig
 
 LATTICE_HAMILTONIANS = ("rydberg", "tfim")
 MODELS = ("rnn", "ptf", "lptf")
@@ -33,8 +33,10 @@ DEFAULT_K = {"rnn": 512, "ptf": 256, "lptf": 256}
 # recomputation start: at 16 tokens (8x8 in 2x2 patches) it compiles in 1-2 minutes on 2 cores,
 # at 64 (16x16) it had not compiled after 15 minutes, so beyond 16 tokens they run unfused.
 XLA_CONNECTED_MAX_TOKENS = 16
-# What Adam brings in this code: the original's constant learning rate, no warm-up.
-ADAM_DEFAULTS = {"lr": 5e-4, "lr_schedule": "constant", "warmup_steps": 0}
+# What each optimizer brings in this code: the shared defaults, with Adam at the original's
+# constant learning rate and no warm-up.
+METHOD_DEFAULTS = {**methods.METHOD_DEFAULTS,
+                   "adam": {"lr": 5e-4, "lr_schedule": "constant", "warmup_steps": 0}}
 
 
 def parse_patch(value, name="--patch"):
@@ -265,11 +267,11 @@ class ModelBuilderConfig(PatchedModelConfig, LatticeHamiltonianConfig, NaturalGr
     """Everything that defines a ``python -m tfqsr.model_builder`` run."""
 
     def method_defaults(self):
-        return {**OptimizerConfig.method_defaults(self), **(ADAM_DEFAULTS if self.optimizer == "adam" else {}),
-                **MinibatchTrainingConfig.method_defaults(self), **PatchedModelConfig.method_defaults(self)}
+        return {**METHOD_DEFAULTS.get(self.optimizer, {}), **MinibatchTrainingConfig.method_defaults(self),
+                **PatchedModelConfig.method_defaults(self)}
 
     def check(self):
-        if self.optimizer in NATURAL_GRADIENT_METHODS:  # its direction is not a loss gradient
+        if self.optimizer in methods.NATURAL_GRADIENT_METHODS:  # its direction is not a loss gradient
             self._require(not self.sgrad, "sgrad", f"False with --optimizer={self.optimizer} (the natural "
                           "gradient recomputes log-derivatives per sample)")
             self._require(not self.kl, "kl", f"0 with --optimizer={self.optimizer} (the data term "

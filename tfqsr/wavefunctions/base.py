@@ -43,7 +43,8 @@ class AutoregressiveWavefunction(keras.Model):
     # XLA for log_psi_connected, read at its first call: it fuses the patched transformers'
     # layer norms, GELUs and small attention products (local energies about 2.5x faster at
     # 8x8), but compiles each call signature (each set of recomputation starts) for seconds to
-    # minutes, so it is for long runs (model_builder turns it on for the PTF and LPTF). The
+    # minutes, so it is for long runs (model_builder turns it on for the PTF and LPTF up to 16
+    # tokens: vmc.lattice_config.XLA_CONNECTED_MAX_TOKENS). The
     # relative-position transformer (16 s against 6 s at N=100) and the RNN's variable-width
     # recurrence do not gain.
     connected_jit_compile = False

@@ -83,17 +83,12 @@ class TokenRNN(keras.layers.Layer):
         """Hidden states [B, L, Nh] after each of the previous-token ids [B, L] (d = start),
         starting from ``hidden`` [B, Nh].
 
-        Unrolled over a static L (as Keras's ``RNN(unroll=True)``; the sequences here are at most
-        a few hundred tokens): per-sample gradients (``vectorized_map`` in the natural gradient)
-        cannot differentiate a while loop, and XLA fuses across the unrolled steps. A dynamic L
-        runs a ``tf.scan``."""
-        length = previous_tokens.shape[1]
-        if length is None:
-            states = tf.scan(lambda h, token: self.step(h, token), tf.transpose(previous_tokens),
-                             initializer=hidden)
-            return tf.transpose(states, [1, 0, 2])
+        Unrolled over L, which is static here (a model's number of tokens, or a slice of it), as
+        Keras's ``RNN(unroll=True)`` (the sequences are at most a few hundred tokens): per-sample
+        gradients (``vectorized_map`` in the natural gradient) cannot differentiate a while
+        loop, and XLA fuses across the unrolled steps."""
         states = []
-        for t in range(length):
+        for t in range(previous_tokens.shape[1]):
             hidden = self.step(hidden, previous_tokens[:, t])
             states.append(hidden)
         return tf.stack(states, axis=1) if states else hidden[:, None][:, :0]  # [B, 0, Nh]
